@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Makes the pinned Pulumi engine available: source it to get PATH and the engine's environment,
+# or run it to build/check and print what it found.
+#   preference: already on PATH at the pin -> cached build (~/.cache/sounz-standby) -> go build.
+# The engine never downloads anything: no update check, no plugin acquisition.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../toolchain/pins.env
+source "$repo/toolchain/pins.env"
+cache=${SOUNZ_CACHE:-$HOME/.cache/sounz-standby}
+
+fail() { echo "toolchain: $*" >&2; exit 1; }
+
+# The CLI and the program's SDK must agree, or the engine and @pulumi/pulumi speak different protocols.
+npm_pin=$(node -p "require('$repo/package.json').dependencies['@pulumi/pulumi']")
+[ "$npm_pin" = "$PULUMI_VERSION" ] ||
+  fail "pin PULUMI_VERSION=$PULUMI_VERSION (toolchain/pins.env) differs from @pulumi/pulumi $npm_pin in package.json"
+
+# Builds are keyed by the pin and by our own Go sources (the language host), so an edit rebuilds.
+key=$(cat "$repo/toolchain/pins.env" "$repo"/toolchain/cli/go.* "$repo"/toolchain/cli/*.go \
+  "$repo"/toolchain/cli/cmd/*/*.go | sha256sum | cut -c1-12)
+bin="$cache/toolchain/v$PULUMI_VERSION-$key/bin"
+
+on_path_at_pin() {
+  command -v pulumi >/dev/null && command -v pulumi-language-nodejs >/dev/null &&
+    [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ] &&
+    [ "$(pulumi-language-nodejs -version 2>/dev/null)" = "v$PULUMI_VERSION" ]
+}
+
+build() {
+  echo "toolchain: building Pulumi v$PULUMI_VERSION from the Go module proxy into $bin" >&2
+  local src="$cache/toolchain/src-$key"
+  rm -rf "$src" && mkdir -p "$src" && cp -r "$repo/toolchain/cli/." "$src/"
+  local modules="github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+  local m
+  for m in $modules; do
+    (cd "$src" && GOFLAGS=-mod=mod go list -m "$m" >/dev/null 2>"$src/pin-error.log") ||
+      fail "pin PULUMI_VERSION=$PULUMI_VERSION (toolchain/pins.env): the Go module proxy has no $m
+$(tail -n 3 "$src/pin-error.log")"
+  done
+  (cd "$src" && GOFLAGS=-mod=mod go mod edit $(printf -- '-require=%s ' $modules) &&
+    GOFLAGS=-mod=mod go mod tidy) || fail "could not resolve the modules for v$PULUMI_VERSION"
+  local ldflags="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION"
+  mkdir -p "$bin.tmp"
+  (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin.tmp/pulumi" \
+      github.com/pulumi/pulumi/pkg/v3/cmd/pulumi &&
+    GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin.tmp/pulumi-language-nodejs" \
+      ./cmd/pulumi-language-nodejs) || fail "go build of Pulumi v$PULUMI_VERSION failed (see above)"
+  rm -rf "$bin" && mv "$bin.tmp" "$bin" && rm -rf "$src"
+}
+
+if ! on_path_at_pin; then
+  [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] || build
+  export PATH="$bin:$PATH"
+fi
+# The dynamic-provider plugin is the launcher that ships inside @pulumi/pulumi.
+[ -x "$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" ] ||
+  fail "node_modules/@pulumi/pulumi is missing: run npm ci first"
+export PATH="$repo/node_modules/@pulumi/pulumi:$PATH"
+
+export PULUMI_HOME=${PULUMI_HOME:-$cache/pulumi-home}
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  echo "pulumi $(pulumi version) at $(command -v pulumi)"
+  echo "language host pulumi-language-nodejs $(pulumi-language-nodejs -version) at $(command -v pulumi-language-nodejs)"
+  echo "dynamic-provider plugin at $(command -v pulumi-resource-pulumi-nodejs)"
+fi

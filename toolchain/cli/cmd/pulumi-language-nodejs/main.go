@@ -1,0 +1,191 @@
+// Command pulumi-language-nodejs is a minimal Node.js language host for the Pulumi CLI.
+//
+// The upstream host is its own Go module, which the Go module proxy available to this project
+// does not serve. A language host only has to start the program the way @pulumi/pulumi's
+// `cmd/run` expects, so this one does just that: no package-manager integration, no code
+// generation, no debugger. Everything the engine needs for `preview`, `up`, `refresh` and
+// `destroy` of a TypeScript project is here.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// exitUserActionable is the exit code @pulumi/pulumi uses after it has already printed an error
+// the user can act on: the engine must not add a stack trace of its own.
+const exitUserActionable = 32
+
+type languageHost struct {
+	pulumirpc.UnimplementedLanguageRuntimeServer
+	engineAddress string
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-version" {
+		fmt.Println(version.Version)
+		return
+	}
+	host := &languageHost{}
+	// The engine passes its address as the last positional argument, possibly after logging flags.
+	for _, arg := range os.Args[1:] {
+		if !strings.HasPrefix(arg, "-") {
+			host.engineAddress = arg
+		}
+	}
+	cancel := make(chan bool)
+	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: cancel,
+		Init: func(srv *grpc.Server) error {
+			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "could not start the language host: %v\n", err)
+		os.Exit(1)
+	}
+	// The engine reads the port from the first line of stdout.
+	fmt.Printf("%d\n", handle.Port)
+	if err := <-handle.Done; err != nil {
+		fmt.Fprintf(os.Stderr, "language host stopped: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func (h *languageHost) Handshake(
+	_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
+) (*pulumirpc.LanguageHandshakeResponse, error) {
+	h.engineAddress = req.GetEngineAddress()
+	return &pulumirpc.LanguageHandshakeResponse{}, nil
+}
+
+func (h *languageHost) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
+	return &pulumirpc.PluginInfo{Version: version.Version}, nil
+}
+
+// The program's plugins are on PATH or installed by the project's toolchain script, so the
+// engine has nothing to discover or download.
+func (h *languageHost) GetRequiredPlugins(
+	context.Context, *pulumirpc.GetRequiredPluginsRequest,
+) (*pulumirpc.GetRequiredPluginsResponse, error) {
+	return &pulumirpc.GetRequiredPluginsResponse{}, nil
+}
+
+func (h *languageHost) GetRequiredPackages(
+	context.Context, *pulumirpc.GetRequiredPackagesRequest,
+) (*pulumirpc.GetRequiredPackagesResponse, error) {
+	return &pulumirpc.GetRequiredPackagesResponse{}, nil
+}
+
+func (h *languageHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
+	info := req.GetInfo()
+	runScript, err := resolveRunScript(info.GetProgramDirectory())
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	args := []string{runScript,
+		"--monitor", req.GetMonitorAddress(),
+		"--engine", h.engineAddress,
+		"--project", req.GetProject(),
+		"--stack", req.GetStack(),
+		"--pwd", info.GetProgramDirectory(),
+		"--parallel", strconv.Itoa(int(req.GetParallel())),
+	}
+	if org := req.GetOrganization(); org != "" {
+		args = append(args, "--organization", org)
+	}
+	if root := info.GetRootDirectory(); root != "" {
+		args = append(args, "--root-directory", root)
+	}
+	if req.GetDryRun() {
+		args = append(args, "--dry-run")
+	}
+	args = append(args, info.GetEntryPoint())
+	args = append(args, req.GetArgs()...)
+
+	env, err := programEnv(req)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Dir = info.GetProgramDirectory()
+	cmd.Env = env
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			if exit.ExitCode() == exitUserActionable {
+				return &pulumirpc.RunResponse{Bail: true}, nil
+			}
+			return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exit.ExitCode())}, nil
+		}
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not run node: %v", err)}, nil
+	}
+	return &pulumirpc.RunResponse{}, nil
+}
+
+// resolveRunScript asks node where @pulumi/pulumi's program runner is, so that hoisted or
+// nested node_modules layouts resolve the way the program itself will.
+func resolveRunScript(programDir string) (string, error) {
+	cmd := exec.Command("node", "-e", "console.log(require.resolve('@pulumi/pulumi/cmd/run'))")
+	cmd.Dir = programDir
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("@pulumi/pulumi is not installed in %s (run npm ci): %v", programDir, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// programEnv passes config the way @pulumi/pulumi reads it: PULUMI_CONFIG maps
+// "<namespace>:config:<name>" to the value, PULUMI_CONFIG_SECRET_KEYS lists the secret keys.
+func programEnv(req *pulumirpc.RunRequest) ([]string, error) {
+	config := map[string]string{}
+	for key, value := range req.GetConfig() {
+		namespace, name, ok := strings.Cut(key, ":")
+		if !ok {
+			return nil, fmt.Errorf("config key %q has no namespace", key)
+		}
+		config[namespace+":config:"+name] = value
+	}
+	configJSON, err := json.Marshal(config)
+	if err != nil {
+		return nil, err
+	}
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	secretJSON, err := json.Marshal(secretKeys)
+	if err != nil {
+		return nil, err
+	}
+	env := append(os.Environ(),
+		"PULUMI_CONFIG="+string(configJSON),
+		"PULUMI_CONFIG_SECRET_KEYS="+string(secretJSON))
+	options := req.GetInfo().GetOptions().AsMap()
+	if ts, ok := options["typescript"].(bool); !ok || ts {
+		env = append(env, "PULUMI_NODEJS_TYPESCRIPT=true")
+	}
+	if tsconfig, ok := options["tsconfig"].(string); ok && tsconfig != "" {
+		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+tsconfig)
+	}
+	return env, nil
+}
