@@ -1,7 +1,6 @@
-/** Unit tests (test/unit) run in milliseconds; integration tests (test/integration, test/sandbox) drive real hosts. */
+/** Unit tests (test/unit) run in milliseconds; the others drive the real engine and sandbox hosts. */
 module.exports = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   testMatch: ['**/test/**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
 };

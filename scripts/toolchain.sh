@@ -54,10 +54,12 @@ if ! on_path_at_pin; then
   [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] || build
   export PATH="$bin:$PATH"
 fi
-# The dynamic-provider plugin is the launcher that ships inside @pulumi/pulumi.
-[ -x "$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs" ] ||
-  fail "node_modules/@pulumi/pulumi is missing: run npm ci first"
-export PATH="$repo/node_modules/@pulumi/pulumi:$PATH"
+# The dynamic-provider plugin is the launcher that ships inside @pulumi/pulumi; the engine
+# expects it beside the CLI, as a bundled plugin.
+launcher="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+[ -x "$launcher" ] || fail "node_modules/@pulumi/pulumi is missing: run npm ci first"
+cli_dir=$(dirname "$(command -v pulumi)")
+cmp -s "$launcher" "$cli_dir/pulumi-resource-pulumi-nodejs" || install -m 0755 "$launcher" "$cli_dir/"
 
 export PULUMI_HOME=${PULUMI_HOME:-$cache/pulumi-home}
 export PULUMI_SKIP_UPDATE_CHECK=true

@@ -1,0 +1,117 @@
+// Runs the real Pulumi CLI (put on PATH by scripts/toolchain.sh) for one stack of one project.
+// Used by the operator commands, the demo, the benchmarks and the integration tests alike.
+import { execFile } from 'child_process';
+import { mkdtempSync, rmSync } from 'fs';
+import { randomBytes } from 'crypto';
+import { tmpdir } from 'os';
+import { join } from 'path';
+
+export interface EngineResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HistoryEntry {
+  kind: string;
+  result: string;
+  message: string;
+  version: number;
+}
+
+export class PulumiError extends Error {
+  constructor(readonly args: string[], readonly result: EngineResult) {
+    super(`pulumi ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+export interface EngineOptions {
+  /** Folder holding Pulumi.yaml. */
+  projectDir: string;
+  stack: string;
+  /** file:// backend folder; a fresh temporary one when omitted (and removed by dispose). */
+  backendDir?: string;
+  /** Passphrase of the stack's secrets; a random one when omitted. Never written to the repo. */
+  passphrase?: string;
+}
+
+export class Engine {
+  readonly projectDir: string;
+  readonly stack: string;
+  readonly backendDir: string;
+  private readonly ownsBackend: boolean;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(options: EngineOptions) {
+    this.projectDir = options.projectDir;
+    this.stack = options.stack;
+    this.ownsBackend = options.backendDir === undefined;
+    this.backendDir = options.backendDir ?? mkdtempSync(join(tmpdir(), 'sounz-backend-'));
+    this.env = {
+      ...process.env,
+      PULUMI_BACKEND_URL: `file://${this.backendDir}`,
+      PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? randomBytes(24).toString('base64'),
+      PULUMI_SKIP_UPDATE_CHECK: 'true',
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+    };
+  }
+
+  /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
+  async run(args: string[], options: { stdin?: string; allowFailure?: boolean } = {}): Promise<EngineResult> {
+    const fullArgs = [...args, '--stack', this.stack, '--non-interactive'];
+    const result = await new Promise<EngineResult>((resolve) => {
+      const child = execFile('pulumi', fullArgs, { cwd: this.projectDir, env: this.env, maxBuffer: 64 << 20 },
+        (error, stdout, stderr) => {
+          const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        });
+      if (options.stdin !== undefined) child.stdin?.end(options.stdin);
+    });
+    if (result.code !== 0 && !options.allowFailure) throw new PulumiError(fullArgs, result);
+    return result;
+  }
+
+  async init(): Promise<void> {
+    await this.run(['stack', 'select', '--create']);
+  }
+
+  async setConfig(key: string, value: string, options: { secret?: boolean; path?: boolean } = {}): Promise<void> {
+    const flags = [...(options.secret ? ['--secret'] : []), ...(options.path ? ['--path'] : [])];
+    // The value goes through stdin so that secrets never appear in a process listing.
+    await this.run(['config', 'set', ...flags, key], { stdin: value });
+  }
+
+  up(message: string, extra: string[] = []): Promise<EngineResult> {
+    return this.run(['up', '--yes', '--skip-preview', '--message', message, ...extra]);
+  }
+
+  preview(extra: string[] = []): Promise<EngineResult> {
+    return this.run(['preview', '--diff', ...extra]);
+  }
+
+  refresh(message: string): Promise<EngineResult> {
+    return this.run(['refresh', '--yes', '--skip-preview', '--diff', '--message', message]);
+  }
+
+  async outputs(): Promise<Record<string, unknown>> {
+    const { stdout } = await this.run(['stack', 'output', '--json', '--show-secrets']);
+    return JSON.parse(stdout) as Record<string, unknown>;
+  }
+
+  async history(): Promise<HistoryEntry[]> {
+    const { stdout } = await this.run(['stack', 'history', '--json']);
+    return JSON.parse(stdout) as HistoryEntry[];
+  }
+
+  async exportState(): Promise<string> {
+    return (await this.run(['stack', 'export'])).stdout;
+  }
+
+  /** Destroys the stack's resources, removes the stack, and the backend folder if this engine made it. */
+  async dispose(options: { destroy?: boolean } = { destroy: true }): Promise<void> {
+    if (options.destroy) await this.run(['destroy', '--yes', '--skip-preview', '--message', 'dispose'], { allowFailure: true });
+    await this.run(['stack', 'rm', '--yes', '--force'], { allowFailure: true });
+    rmSync(join(this.projectDir, `Pulumi.${this.stack}.yaml`), { force: true });
+    if (this.ownsBackend) rmSync(this.backendDir, { recursive: true, force: true });
+  }
+}
