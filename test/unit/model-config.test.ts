@@ -1,0 +1,311 @@
+import { ConfigError, DEFAULTS, parseStackConfig, problemText } from '../../model';
+
+const SLAYER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGjSeuXT3SqlAH7BNVe15C8DL+wmlGgjKcrSsposjiVV';
+const MEGADETH_KEY =
+  'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBN7ZhcrDNKKj19yqzS8TDhUnB0uwgkN9QWQq8YRGmjfIFappv3z9flxPF2trqV4eXQUgOiECbQAZNBrAgRnblYc=';
+// Shaped like a key, but not one.
+const PRIVATE_KEY =
+  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBo0nrl090qpQ==\n-----END OPENSSH PRIVATE KEY-----\n';
+
+const BASE = {
+  primary: { name: 'slayer', address: 'slayer.servers.catalyst.net.nz', hostKey: SLAYER_KEY },
+  secondary: { name: 'megadeth', address: '10.20.0.2', hostKey: MEGADETH_KEY },
+  sshPrivateKey: PRIVATE_KEY,
+  primaryStatus: 'production',
+  secondaryStatus: 'standby',
+  serviceIp: '202.78.240.46',
+};
+
+type Path = Array<string | number>;
+
+function withValue(path: Path, value: unknown): Record<string, unknown> {
+  const raw: Record<string, unknown> = structuredClone(BASE);
+  let node: any = raw;
+  let defaults: any = DEFAULTS;
+  for (const p of path.slice(0, -1)) {
+    defaults = defaults?.[p];
+    // Lists start from the runbook's, so that only the one element under test is wrong.
+    node[p] ??= structuredClone(defaults ?? {});
+    node = node[p];
+  }
+  node[path[path.length - 1]] = value;
+  return raw;
+}
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+  try {
+    parseStackConfig(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems.map(problemText);
+    throw e;
+  }
+  return [];
+}
+
+const ALLOWED = {
+  name: 'a short host name like slayer: lowercase letters, digits and inner hyphens, at most 63 characters',
+  address: 'an IPv4 address or a DNS hostname (letters, digits, hyphens and dots)',
+  user: 'a Unix user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters',
+  hostKey:
+    'the host\'s public key line "<type> <base64>" from /etc/ssh/ssh_host_*_key.pub without the comment, ' +
+    'type one of ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa',
+  status: 'one of down, production, standby, production_alone, standby_as_production, production_as_standby',
+  ipv4: 'an IPv4 address: a dotted quad, each octet 0-255 without leading zeros',
+  interface:
+    'a network interface name like eth0: letters, digits, "_", "." and "-", at most 15 characters, not starting with "-"',
+  label: 'an address label "<interface>:<label>" like eth0:1: letters, digits, "_", "." and "-", at most 15 characters in all',
+  path:
+    'an absolute, normalised path other than "/": names of letters, digits, ".", "_" and "-" separated by single "/", ' +
+    'no "." or ".." names, no trailing "/"',
+  schedule:
+    'a cron schedule of five fields separated by single spaces (minute 0-59, hour 0-23, day of month 1-31, ' +
+    'month 1-12, day of week 0-7), each "*", a number, a range a-b, a step */n or a-b/n, or a comma list of those',
+  database:
+    'a PostgreSQL database name: lowercase letters, digits and "_", not starting with a digit, at most 63 characters',
+  port: 'a TCP port, an integer from 1 to 65535',
+  privateKey:
+    'an OpenSSH or PEM private key block (-----BEGIN OPENSSH PRIVATE KEY----- ... -----END OPENSSH PRIVATE KEY-----)',
+};
+
+describe('a valid config', () => {
+  test('gets the runbook defaults', () => {
+    expect(parseStackConfig(BASE)).toEqual({
+      ...BASE,
+      primary: { ...BASE.primary, sshPort: 22, user: 'root' },
+      secondary: { ...BASE.secondary, sshPort: 22, user: 'root' },
+      servicePrefixLength: 24,
+      serviceInterface: 'eth0',
+      serviceLabel: 'eth0:1',
+      ports: { website: 80, apollo: 8983, mongrels: [8000, 8001, 8002], apolloRsync: 18983, sounzRsync: 18993 },
+      replication: {
+        schedule: '30 2 * * *',
+        dumpDir: '/var/backups/sounz',
+        indexDir: '/var/lib/apollo/index',
+        dataDirs: ['/data/sounz', '/usr/share/sounz'],
+        database: 'sounz',
+      },
+    });
+  });
+
+  test('takes numbers set as top-level strings, and labels the service IP on its own interface', () => {
+    const config = parseStackConfig({ ...BASE, servicePrefixLength: '28', serviceInterface: 'ens3' });
+    expect(config.servicePrefixLength).toBe(28);
+    expect(config.serviceLabel).toBe('ens3:1');
+  });
+
+  test('keeps the defaults of a section it only partly sets', () => {
+    const config = parseStackConfig({ ...BASE, ports: { website: 8080 }, replication: { schedule: '*/15 1-5 * * 1,3,5' } });
+    expect(config.ports).toEqual({ ...DEFAULTS.ports, website: 8080 });
+    expect(config.replication).toEqual({ ...DEFAULTS.replication, schedule: '*/15 1-5 * * 1,3,5' });
+  });
+
+  test.each([
+    ['an IPv4 address', ['primary', 'address'], '10.0.0.1'],
+    ['another user', ['secondary', 'user'], 'sounz-admin'],
+    ['an ed25519 key on the secondary', ['secondary', 'hostKey'], SLAYER_KEY],
+    ['a PKCS#8 private key', ['sshPrivateKey'], '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----'],
+    ['a cron list of ranges with steps', ['replication', 'schedule'], '0,30 0-6/2 1-31 1-12 0-7'],
+    ['a path with dots and hyphens', ['replication', 'dumpDir'], '/var/backups/sounz-2.0/db_dumps'],
+  ])('accepts %s', (_what, path, value) => {
+    expect(problemsOf(withValue(path, value))).toEqual([]);
+  });
+});
+
+// Every string field, with everything a shell would interpret: each is refused with the exact text.
+const STRING_FIELDS: Array<[Path, string, string]> = [
+  [['primary', 'name'], ALLOWED.name, "pulumi config set --path 'sounz:primary.name' slayer"],
+  [['primary', 'address'], ALLOWED.address, "pulumi config set --path 'sounz:primary.address' slayer.servers.catalyst.net.nz"],
+  [['primary', 'user'], ALLOWED.user, "pulumi config set --path 'sounz:primary.user' root"],
+  [
+    ['primary', 'hostKey'],
+    ALLOWED.hostKey,
+    "pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'",
+  ],
+  [['secondary', 'name'], ALLOWED.name, "pulumi config set --path 'sounz:secondary.name' megadeth"],
+  [['secondary', 'address'], ALLOWED.address, "pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz"],
+  [['primaryStatus'], ALLOWED.status, 'pulumi config set sounz:primaryStatus production'],
+  [['secondaryStatus'], ALLOWED.status, 'pulumi config set sounz:secondaryStatus standby'],
+  [['serviceIp'], ALLOWED.ipv4, 'pulumi config set sounz:serviceIp 202.78.240.46'],
+  [['serviceInterface'], ALLOWED.interface, 'pulumi config set sounz:serviceInterface eth0'],
+  [['serviceLabel'], ALLOWED.label, 'pulumi config set sounz:serviceLabel eth0:1'],
+  [['replication', 'schedule'], ALLOWED.schedule, "pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'"],
+  [['replication', 'dumpDir'], ALLOWED.path, "pulumi config set --path 'sounz:replication.dumpDir' /var/backups/sounz"],
+  [['replication', 'indexDir'], ALLOWED.path, "pulumi config set --path 'sounz:replication.indexDir' /var/lib/apollo/index"],
+  [['replication', 'dataDirs', 1], ALLOWED.path, "pulumi config set --path 'sounz:replication.dataDirs[1]' /usr/share/sounz"],
+  [['replication', 'database'], ALLOWED.database, "pulumi config set --path 'sounz:replication.database' sounz"],
+];
+const GOOD: Record<string, string> = {
+  'primary.name': 'slayer',
+  'primary.address': 'slayer.servers.catalyst.net.nz',
+  'primary.user': 'root',
+  'primary.hostKey': SLAYER_KEY,
+  'secondary.name': 'megadeth',
+  'secondary.address': '10.20.0.2',
+  primaryStatus: 'production',
+  secondaryStatus: 'standby',
+  serviceIp: '202.78.240.46',
+  serviceInterface: 'eth0',
+  serviceLabel: 'eth0:1',
+  'replication.schedule': '30 2 * * *',
+  'replication.dumpDir': '/var/backups/sounz',
+  'replication.indexDir': '/var/lib/apollo/index',
+  'replication.dataDirs.1': '/usr/share/sounz',
+  'replication.database': 'sounz',
+};
+const INJECTIONS: Array<(good: string) => string> = [
+  (g) => `${g};reboot`,
+  (g) => `${g}$(reboot)`,
+  (g) => `${g}\`reboot\``,
+  (g) => `${g}|reboot`,
+  (g) => `${g}&&reboot`,
+  (g) => `${g}\nreboot`,
+  (g) => `${g} reboot`,
+  (g) => `-${g}`,
+  (g) => `'${g}'`,
+  (g) => `${g}>/etc/passwd`,
+];
+
+describe.each(STRING_FIELDS)('string field %j', (path, allowed, fix) => {
+  const key = 'sounz:' + path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  const good = GOOD[path.join('.')];
+  test.each(INJECTIONS.map((inject) => [inject(good)]))('refuses %j', (bad) => {
+    expect(problemsOf(withValue(path, bad))).toEqual([`${key} = ${JSON.stringify(bad)}: expected ${allowed}. Fix: ${fix}`]);
+  });
+});
+
+describe('the private key is secret', () => {
+  test.each([['not a key; $(reboot)'], ['-----BEGIN OPENSSH PRIVATE KEY-----\n$(reboot)\n-----END OPENSSH PRIVATE KEY-----']])(
+    'refuses %j without echoing it',
+    (bad) => {
+      let message = '';
+      try {
+        parseStackConfig({ ...BASE, sshPrivateKey: bad });
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message).toBe(
+        'Invalid stack configuration (1 problem):\n' +
+          `  - sounz:sshPrivateKey = (secret): expected ${ALLOWED.privateKey}. ` +
+          'Fix: pulumi config set --secret sounz:sshPrivateKey < key',
+      );
+    },
+  );
+});
+
+describe('invalid values', () => {
+  test.each<[string, Path, unknown, string]>([
+    ['port 0', ['ports', 'website'], 0, `sounz:ports.website = 0: expected ${ALLOWED.port}. Fix: pulumi config set --path 'sounz:ports.website' 80`],
+    ['port 65536', ['ports', 'apollo'], 65536, `sounz:ports.apollo = 65536: expected ${ALLOWED.port}. Fix: pulumi config set --path 'sounz:ports.apollo' 8983`],
+    ['fractional port', ['ports', 'mongrels', 1], 8001.5, `sounz:ports.mongrels[1] = 8001.5: expected ${ALLOWED.port}. Fix: pulumi config set --path 'sounz:ports.mongrels[1]' 8001`],
+    ['port with letters', ['primary', 'sshPort'], '22a', `sounz:primary.sshPort = "22a": expected ${ALLOWED.port}. Fix: pulumi config set --path 'sounz:primary.sshPort' 22`],
+    ['no mongrels', ['ports', 'mongrels'], [], "sounz:ports.mongrels = []: expected a list of 1 to 32 mongrel ports. Fix: pulumi config rm --path 'sounz:ports.mongrels'"],
+    ['octet over 255', ['serviceIp'], '202.78.240.256', `sounz:serviceIp = "202.78.240.256": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`],
+    ['leading zero', ['serviceIp'], '202.078.240.46', `sounz:serviceIp = "202.078.240.46": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`],
+    ['three octets', ['serviceIp'], '202.78.240', `sounz:serviceIp = "202.78.240": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`],
+    ['a bad IPv4 as address', ['secondary', 'address'], '10.20.0.999', `sounz:secondary.address = "10.20.0.999": expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz`],
+    ['prefix 7', ['servicePrefixLength'], 7, 'sounz:servicePrefixLength = 7: expected a prefix length, an integer from 8 to 32. Fix: pulumi config set sounz:servicePrefixLength 24'],
+    ['prefix "33"', ['servicePrefixLength'], '33', 'sounz:servicePrefixLength = "33": expected a prefix length, an integer from 8 to 32. Fix: pulumi config set sounz:servicePrefixLength 24'],
+    ['a label over 15 characters', ['serviceLabel'], 'eth0:1234567890a', `sounz:serviceLabel = "eth0:1234567890a": expected ${ALLOWED.label}. Fix: pulumi config set sounz:serviceLabel eth0:1`],
+    ['a label on another interface', ['serviceLabel'], 'eth1:1', 'sounz:serviceLabel = "eth1:1": expected "eth0:<label>", a label on sounz:serviceInterface. Fix: pulumi config set sounz:serviceLabel eth0:1'],
+    ['minute 60', ['replication', 'schedule'], '60 2 * * *', `sounz:replication.schedule = "60 2 * * *": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['four fields', ['replication', 'schedule'], '30 2 * *', `sounz:replication.schedule = "30 2 * *": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['@reboot', ['replication', 'schedule'], '@reboot', `sounz:replication.schedule = "@reboot": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['step 0', ['replication', 'schedule'], '*/0 2 * * *', `sounz:replication.schedule = "*/0 2 * * *": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['backwards range', ['replication', 'schedule'], '30 5-1 * * *', `sounz:replication.schedule = "30 5-1 * * *": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['a step on a number', ['replication', 'schedule'], '5/10 2 * * *', `sounz:replication.schedule = "5/10 2 * * *": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['two spaces', ['replication', 'schedule'], '30  2 * * *', `sounz:replication.schedule = "30  2 * * *": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['month names', ['replication', 'schedule'], '30 2 * jan *', `sounz:replication.schedule = "30 2 * jan *": expected ${ALLOWED.schedule}. Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'`],
+    ['the root', ['replication', 'dumpDir'], '/', `sounz:replication.dumpDir = "/": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.dumpDir' /var/backups/sounz`],
+    ['a relative path', ['replication', 'dumpDir'], 'var/backups', `sounz:replication.dumpDir = "var/backups": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.dumpDir' /var/backups/sounz`],
+    ['a trailing slash', ['replication', 'indexDir'], '/var/lib/apollo/', `sounz:replication.indexDir = "/var/lib/apollo/": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.indexDir' /var/lib/apollo/index`],
+    ['a double slash', ['replication', 'indexDir'], '/var//lib', `sounz:replication.indexDir = "/var//lib": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.indexDir' /var/lib/apollo/index`],
+    ['a ".." name', ['replication', 'dataDirs', 0], '/data/../etc', `sounz:replication.dataDirs[0] = "/data/../etc": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['a glob', ['replication', 'dataDirs', 0], '/data/*', `sounz:replication.dataDirs[0] = "/data/*": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['an upper-case database', ['replication', 'database'], 'Sounz', `sounz:replication.database = "Sounz": expected ${ALLOWED.database}. Fix: pulumi config set --path 'sounz:replication.database' sounz`],
+    ['a host key with its comment', ['primary', 'hostKey'], `${SLAYER_KEY} root@slayer`, `sounz:primary.hostKey = ${JSON.stringify(`${SLAYER_KEY} root@slayer`)}: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'`],
+    ['a host key whose type and blob disagree', ['primary', 'hostKey'], SLAYER_KEY.replace('ssh-ed25519', 'ssh-rsa'), `sounz:primary.hostKey = ${JSON.stringify(SLAYER_KEY.replace('ssh-ed25519', 'ssh-rsa'))}: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'`],
+    ['a host key with broken base64', ['primary', 'hostKey'], SLAYER_KEY.slice(0, -1), `sounz:primary.hostKey = ${JSON.stringify(SLAYER_KEY.slice(0, -1))}: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'`],
+    ['a DSA host key', ['primary', 'hostKey'], 'ssh-dss AAAAB3NzaC1kc3M=', `sounz:primary.hostKey = "ssh-dss AAAAB3NzaC1kc3M=": expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'`],
+    ['a host name with capitals', ['primary', 'name'], 'Slayer', `sounz:primary.name = "Slayer": expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:primary.name' slayer`],
+    ['a status typo', ['primaryStatus'], 'prodution', `sounz:primaryStatus = "prodution": expected ${ALLOWED.status}. Fix: pulumi config set sounz:primaryStatus production`],
+    ['a host given as a string', ['secondary'], 'megadeth', "sounz:secondary = \"megadeth\": expected an object {name, address, sshPort, user, hostKey}. Fix: pulumi config set --path 'sounz:secondary.name' megadeth"],
+    ['an unknown key', ['primaryStatuss'], 'production', 'sounz:primaryStatuss = "production": not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, ports, replication. Fix: pulumi config rm sounz:primaryStatuss'],
+    ['an unknown nested key', ['ports', 'mongrel'], [8000], "sounz:ports.mongrel = [8000]: not a known setting; known here: website, apollo, mongrels, apolloRsync, sounzRsync. Fix: pulumi config rm --path 'sounz:ports.mongrel'"],
+  ])('refuses %s', (_what, path, value, expected) => {
+    expect(problemsOf(withValue(path, value))).toEqual([expected]);
+  });
+
+  test('refuses more than 32 mongrels', () => {
+    const ports = Array.from({ length: 33 }, (_, i) => 8000 + i);
+    expect(problemsOf(withValue(['ports', 'mongrels'], ports))).toEqual([
+      `sounz:ports.mongrels = ${JSON.stringify(ports).slice(0, 117)}...: expected a list of 1 to 32 mongrel ports. Fix: pulumi config rm --path 'sounz:ports.mongrels'`,
+    ]);
+  });
+});
+
+describe('values that clash with each other', () => {
+  test.each<[string, Record<string, unknown>, string[]]>([
+    [
+      'two ports the same, naming both keys',
+      { ...BASE, ports: { apolloRsync: 8983 } },
+      ["sounz:ports.apolloRsync = 8983: already used by sounz:ports.apollo; every port must be different. Fix: pulumi config set --path 'sounz:ports.apolloRsync' 18983"],
+    ],
+    [
+      'a mongrel on a port already used, whose runbook port is taken too',
+      { ...BASE, ports: { website: 8001 } },
+      ["sounz:ports.mongrels[1] = 8001: already used by sounz:ports.website; every port must be different. Fix: pulumi config set --path 'sounz:ports.mongrels[1]' <free-port>"],
+    ],
+    [
+      'the same name twice',
+      { ...BASE, secondary: { ...BASE.secondary, name: 'slayer' } },
+      ["sounz:secondary.name = \"slayer\": the same as sounz:primary.name; the two machines need different names. Fix: pulumi config set --path 'sounz:secondary.name' megadeth"],
+    ],
+    [
+      'the same address twice, whatever the case',
+      { ...BASE, secondary: { ...BASE.secondary, address: 'SLAYER.servers.catalyst.net.nz' } },
+      ["sounz:secondary.address = \"SLAYER.servers.catalyst.net.nz\": the same as sounz:primary.address; the two machines need different addresses. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz"],
+    ],
+    [
+      'a host reached at the service IP',
+      { ...BASE, serviceIp: '10.20.0.2' },
+      ["sounz:secondary.address = \"10.20.0.2\": the service IP, which moves between the hosts; use the secondary's own management address, which never changes. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz"],
+    ],
+    [
+      'the same data directory twice',
+      { ...BASE, replication: { dataDirs: ['/data/sounz', '/data/sounz'] } },
+      ["sounz:replication.dataDirs[1] = \"/data/sounz\": the same as sounz:replication.dataDirs[0]. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
+    ],
+    [
+      'a refused pair of statuses',
+      { ...BASE, primaryStatus: 'production', secondaryStatus: 'down' },
+      [
+        'sounz:primaryStatus, sounz:secondaryStatus = ("production", "down"): the primary would be production, which means running alongside a working standby, but the secondary is down. ' +
+          'Fix: use EMERGENCY (production_alone, down): pulumi config set sounz:primaryStatus production_alone && pulumi config set sounz:secondaryStatus down',
+      ],
+    ],
+  ])('refuses %s', (_what, raw, expected) => {
+    expect(problemsOf(raw)).toEqual(expected);
+  });
+});
+
+test('an empty config lists every missing key in one error', () => {
+  let message = '';
+  try {
+    parseStackConfig({});
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  expect(message).toBe(
+    'Invalid stack configuration (10 problems):\n' +
+          `  - sounz:primary.name is not set: expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:primary.name' slayer\n` +
+          `  - sounz:primary.address is not set: expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:primary.address' slayer.servers.catalyst.net.nz\n` +
+          `  - sounz:primary.hostKey is not set: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'\n` +
+          `  - sounz:secondary.name is not set: expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:secondary.name' megadeth\n` +
+          `  - sounz:secondary.address is not set: expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz\n` +
+          `  - sounz:secondary.hostKey is not set: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:secondary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on megadeth>'\n` +
+          `  - sounz:sshPrivateKey is not set: expected ${ALLOWED.privateKey}. Fix: pulumi config set --secret sounz:sshPrivateKey < key\n` +
+          `  - sounz:primaryStatus is not set: expected ${ALLOWED.status}. Fix: pulumi config set sounz:primaryStatus production\n` +
+          `  - sounz:secondaryStatus is not set: expected ${ALLOWED.status}. Fix: pulumi config set sounz:secondaryStatus standby\n` +
+          `  - sounz:serviceIp is not set: expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`,
+  );
+});
