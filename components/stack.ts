@@ -1,0 +1,35 @@
+// What the program learns before it declares anything: the stack config, the pair this stack last
+// applied (its own previous outputs), and whether each host declared down still answers.
+import * as pulumi from '@pulumi/pulumi';
+import { parseStackConfig, StackConfig } from '../model/config';
+import { Pair } from '../model/pairs';
+import { HOSTS, Reachability } from '../model';
+import { probe } from '../providers/ssh';
+
+const NAMESPACE = 'sounz:';
+
+/** The `sounz:` keys without namespace; objects and lists are stored as JSON text. */
+export function readStackConfig(): StackConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+    if (!key.startsWith(NAMESPACE)) continue;
+    raw[key.slice(NAMESPACE.length)] = /^[[{]/.test(value) ? JSON.parse(value) : value;
+  }
+  return parseStackConfig(raw);
+}
+
+/** The pair the last successful `up` of this very stack applied; undefined on the first one. */
+export async function lastAppliedPair(): Promise<Pair | undefined> {
+  const self = new pulumi.StackReference(`organization/${pulumi.getProject()}/${pulumi.getStack()}`);
+  return (await self.getOutputDetails('pair')).value as Pair | undefined;
+}
+
+/** One short SSH login to each host declared down: the only contact such a host gets. */
+export async function probeHostsDeclaredDown(config: StackConfig, next: Pair): Promise<Reachability> {
+  const reachable: Reachability = {};
+  await Promise.all(HOSTS.filter((host) => next[host] === 'down').map(async (host) => {
+    const { name, address, sshPort, user, hostKey } = config[host];
+    reachable[host] = await probe({ host: name, address, port: sshPort, user, hostKey, privateKey: config.sshPrivateKey });
+  }));
+  return reachable;
+}

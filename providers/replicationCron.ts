@@ -1,0 +1,118 @@
+// ReplicationCron: the file in /etc/cron.d that a host's role needs — the nightly database dump on
+// the replication source, the nightly pull-and-restore on the receiver — and no file where the role
+// needs none (down, production_alone). cron runs each line through a shell, so every value in it is
+// validated in `check` to a form a shell reads literally.
+import * as pulumi from '@pulumi/pulumi';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { Runner, runOverSsh, script } from './ssh';
+
+export type ReplicationJob = 'dump' | 'pull-and-restore';
+
+export interface ReplicationCronInputs extends ConnectionInputs {
+  /** Empty: the host runs no replication job and has no file. */
+  jobs: ReplicationJob[];
+  /** Five cron fields. */
+  schedule: string;
+  /** The host the receiver pulls from. */
+  source: string;
+  /** The replication command the jobs run (installed by the replication scripts). */
+  command: string;
+  file: string;
+}
+
+export function renderCronFile(inputs: ReplicationCronInputs): string {
+  const lines = inputs.jobs.map((job) => {
+    const args = job === 'dump' ? 'dump' : `pull-and-restore ${inputs.source}`;
+    return `${inputs.schedule} root ${inputs.command} ${args} >>/var/log/sounz/sounz-general.log 2>&1`;
+  });
+  return [
+    `# Managed by Pulumi (sounz-standby): nightly SOUNZ replication (${inputs.jobs.join(', ')}); edits are overwritten.`,
+    'SHELL=/bin/sh',
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    ...lines,
+    '',
+  ].join('\n');
+}
+
+// One cron field: *, a number, a range, a list of those, each with an optional /step.
+const FIELD = String.raw`(\*|\d{1,2}(-\d{1,2})?)(\/\d{1,2})?(,(\*|\d{1,2}(-\d{1,2})?)(\/\d{1,2})?)*`;
+const RANGES: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+
+/** A valid five-field schedule: grammar and every number within its field's range. */
+export function validCronSchedule(schedule: string): boolean {
+  const fields = schedule.split(' ');
+  return fields.length === 5 && fields.every((field, i) => new RegExp(`^${FIELD}$`).test(field) &&
+    field.split(/[,/-]/).filter((n) => n !== '*').every((n, j, all) => {
+      const value = Number(n);
+      const isStep = field.includes('/') && j === all.length - 1 && field.endsWith(`/${n}`);
+      return isStep ? value >= 1 : value >= RANGES[i][0] && value <= RANGES[i][1];
+    }));
+}
+
+// $1 file; the wanted content on stdin, or no stdin and $2 = absent. Atomic like the status file.
+const WRITE = `set -eu
+file=$1
+tmp=$(mktemp "/etc/cron.d/.sounz.XXXXXX")
+cat >"$tmp"
+if cmp -s "$tmp" "$file"; then rm -f "$tmp"; echo kept; exit 0; fi
+chmod 0644 "$tmp"
+mv -f "$tmp" "$file"
+echo written`;
+
+const READ = `if [ -e "$1" ]; then cat "$1"; else printf '<absent>'; fi`;
+
+export function replicationCronProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
+  const path = (inputs: ReplicationCronInputs) => `/etc/cron.d/${inputs.file}`;
+  const converge = async (inputs: ReplicationCronInputs) => {
+    const argv = inputs.jobs.length > 0 ? script(WRITE, path(inputs)) : ['rm', '-f', path(inputs)];
+    await run(targetOf(inputs), argv, { stdin: renderCronFile(inputs) });
+  };
+  return {
+    async check(_olds: ReplicationCronInputs, news: ReplicationCronInputs) {
+      return checkInputs((z) => ({
+        jobs: z.array(z.enum(['dump', 'pull-and-restore'])).max(2),
+        schedule: z.string().refine(validCronSchedule, 'five cron fields (numbers, *, ranges, lists, steps)'),
+        source: z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/, 'an address'),
+        command: z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path').default('/usr/local/sbin/sounz-replicate'),
+        // cron ignores files in /etc/cron.d whose names contain dots.
+        file: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a cron.d file name (letters, digits, _ and -)').default('sounz-replication'),
+      }), news);
+    },
+    async diff(_id: string, olds: ReplicationCronInputs, news: ReplicationCronInputs) {
+      return diffInputs(olds, news, ['file']);
+    },
+    async create(inputs: ReplicationCronInputs) {
+      await converge(inputs);
+      return { id: `${inputs.host}:${path(inputs)}`, outs: inputs };
+    },
+    async read(id: string, props: ReplicationCronInputs) {
+      const content = (await run(targetOf(props), script(READ, path(props)))).stdout;
+      if (content === '<absent>') return { id, props: { ...props, jobs: [] } };
+      // A file other than the one we would write is drift; the schedule is where preview shows it.
+      return { id, props: content === renderCronFile(props) ? props : { ...props, schedule: '(edited by hand)' } };
+    },
+    async update(_id: string, _olds: ReplicationCronInputs, news: ReplicationCronInputs) {
+      await converge(news);
+      return { outs: news };
+    },
+    async delete(_id: string, props: ReplicationCronInputs) {
+      await run(targetOf(props), ['rm', '-f', path(props)]);
+    },
+  };
+}
+
+export interface ReplicationCronArgs extends HostArgs {
+  jobs: pulumi.Input<ReplicationJob[]>;
+  schedule: pulumi.Input<string>;
+  source: pulumi.Input<string>;
+}
+
+export class ReplicationCron extends pulumi.dynamic.Resource {
+  declare readonly jobs: pulumi.Output<ReplicationJob[]>;
+
+  constructor(name: string, args: ReplicationCronArgs, opts?: pulumi.CustomResourceOptions) {
+    const { jobs, schedule, source } = args;
+    super(replicationCronProvider(), name, { ...connectionProps(args), jobs, schedule, source, command: undefined, file: undefined },
+      { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
+  }
+}

@@ -1,0 +1,80 @@
+// StatusFile: /etc/sounz/sounz.status holds exactly the host's status (runbook §2). Written
+// atomically (temp file in the same folder, then rename) so a reader never sees half a value;
+// each change is appended to the general log with time and old -> new.
+import * as pulumi from '@pulumi/pulumi';
+import { STATUSES, Status } from '../model/statuses';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { Runner, runOverSsh, script } from './ssh';
+
+export interface StatusFileInputs extends ConnectionInputs {
+  status: Status;
+  path: string;
+  logPath: string;
+}
+
+interface StatusFileOutputs extends StatusFileInputs {
+  /** True when this resource made the file, so that delete removes only what it made. */
+  createdFile: boolean;
+}
+
+// Prints "created" when the file did not exist before, "written" or "unchanged" otherwise.
+const WRITE = `set -eu
+file=$1 status=$2 log=$3
+old=$(cat "$file" 2>/dev/null) || old=''
+if [ -e "$file" ]; then made=written; else made=created; fi
+if [ "$old" = "$status" ]; then echo unchanged; exit 0; fi
+tmp=$(mktemp "$file.XXXXXX")
+printf '%s\\n' "$status" >"$tmp"
+chmod 0644 "$tmp"
+mv -f "$tmp" "$file"
+printf '%s sounz.status %s -> %s (pulumi)\\n' "$(date '+%Y-%m-%d %H:%M:%S')" "\${old:-none}" "$status" >>"$log"
+echo "$made"`;
+
+const READ = `if [ -e "$1" ]; then cat "$1"; else echo '<absent>'; fi`;
+
+export function statusFileProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
+  const write = async (inputs: StatusFileInputs) =>
+    (await run(targetOf(inputs), script(WRITE, inputs.path, inputs.status, inputs.logPath))).stdout.trim();
+  return {
+    async check(_olds: StatusFileInputs, news: StatusFileInputs) {
+      return checkInputs((z) => ({
+        status: z.enum(STATUSES),
+        path: z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path').default('/etc/sounz/sounz.status'),
+        logPath: z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path').default('/var/log/sounz/sounz-general.log'),
+      }), news);
+    },
+    async diff(_id: string, olds: StatusFileOutputs, news: StatusFileInputs) {
+      return diffInputs(olds, news, ['path']);
+    },
+    async create(inputs: StatusFileInputs) {
+      const outs: StatusFileOutputs = { ...inputs, createdFile: (await write(inputs)) === 'created' };
+      return { id: `${inputs.host}:${inputs.path}`, outs };
+    },
+    async read(id: string, props: StatusFileOutputs) {
+      const content = (await run(targetOf(props), script(READ, props.path))).stdout.trim();
+      if (content === '<absent>') return {};
+      return { id, props: { ...props, status: content as Status } };
+    },
+    async update(_id: string, olds: StatusFileOutputs, news: StatusFileInputs) {
+      await write(news);
+      return { outs: { ...news, createdFile: olds.createdFile } };
+    },
+    async delete(_id: string, props: StatusFileOutputs) {
+      if (props.createdFile) await run(targetOf(props), ['rm', '-f', props.path]);
+    },
+  };
+}
+
+export interface StatusFileArgs extends HostArgs {
+  status: pulumi.Input<Status>;
+}
+
+/** The host's status file, converged to `status`. */
+export class StatusFile extends pulumi.dynamic.Resource {
+  declare readonly status: pulumi.Output<Status>;
+
+  constructor(name: string, args: StatusFileArgs, opts?: pulumi.CustomResourceOptions) {
+    super(statusFileProvider(), name, { ...connectionProps(args), status: args.status, path: undefined, logPath: undefined },
+      { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
+  }
+}

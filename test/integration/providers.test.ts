@@ -1,0 +1,257 @@
+// Each host provider through the real engine against the sandbox host slayer: create, a no-op
+// second preview, an update whose property diff shows in `preview --diff`, drift made by hand found
+// by `refresh` and repaired by `up`, delete. Then the failure cases: a claimed service IP, a host
+// killed in the middle, and the private key kept out of the exported state.
+import { join } from 'path';
+import * as sandbox from '../../sandbox';
+import { Engine, PulumiError } from '../../ops/engine';
+import { closeConnections, runOverSsh, SshTarget } from '../../providers/ssh';
+import { statusFileProvider } from '../../providers/statusFile';
+import { STATUSES } from '../../model/statuses';
+
+jest.setTimeout(600_000);
+
+const engine = new Engine({ projectDir: join(__dirname, 'fixtures', 'providers'), stack: 'providers-test' });
+let info: sandbox.SandboxInfo;
+
+const onSlayer = async (...argv: string[]) => (await sandbox.execOn('slayer', argv)).stdout;
+const set = (key: string, value: string) => engine.setConfig(key, value);
+const unset = (key: string) => engine.run(['config', 'rm', key]);
+const expectNoChanges = () => engine.run(['preview', '--expect-no-changes']);
+
+beforeAll(async () => {
+  info = await sandbox.up();
+  const { name, address, sshPort, user, hostKey } = info.hosts.slayer;
+  await engine.init();
+  await set('connection', JSON.stringify({ host: name, address, port: sshPort, user, hostKey }));
+  await engine.setConfig('privateKey', info.operatorPrivateKey, { secret: true });
+});
+
+afterAll(async () => {
+  await closeConnections();
+  await engine.dispose();
+});
+
+describe('StatusFile', () => {
+  beforeAll(() => onSlayer('rm', '-f', '/etc/sounz/sounz.status'));
+  afterAll(() => sandbox.execOn('slayer', ['sh', '-c', 'echo production >/etc/sounz/sounz.status']));
+
+  test('create writes exactly the status and logs the change', async () => {
+    await set('status', 'production_alone');
+    expect((await engine.preview()).stdout).toContain('status    : "production_alone"');
+    await engine.up('status: create');
+    expect(await onSlayer('cat', '/etc/sounz/sounz.status')).toBe('production_alone\n');
+    expect(await onSlayer('tail', '-n', '1', '/var/log/sounz/sounz-general.log')).toMatch(/sounz\.status none -> production_alone/);
+    await expectNoChanges();
+  });
+
+  test('update shows the property diff and applies', async () => {
+    await set('status', 'standby');
+    expect((await engine.preview()).stdout).toContain('~ status    : "production_alone" => "standby"');
+    await engine.up('status: update');
+    expect(await onSlayer('cat', '/etc/sounz/sounz.status')).toBe('standby\n');
+    expect(await onSlayer('tail', '-n', '1', '/var/log/sounz/sounz-general.log')).toMatch(/production_alone -> standby/);
+  });
+
+  test('a hand edit is found by refresh and repaired by up', async () => {
+    await onSlayer('sh', '-c', 'echo down >/etc/sounz/sounz.status');
+    expect((await engine.refresh('status: refresh')).stdout).toContain('~ status    : "standby" => "down"');
+    await engine.up('status: repair');
+    expect(await onSlayer('cat', '/etc/sounz/sounz.status')).toBe('standby\n');
+  });
+
+  test('delete removes the file it created', async () => {
+    await unset('status');
+    await engine.up('status: delete');
+    expect(await onSlayer('ls', '/etc/sounz')).not.toContain('sounz.status');
+  });
+
+  test('a reader polling during writes sees only whole values', async () => {
+    await onSlayer('sh', '-c', 'echo standby >/etc/sounz/sounz.status');
+    const provider = statusFileProvider(runOverSsh);
+    const { name, address, sshPort, user, hostKey } = info.hosts.slayer;
+    const inputs = { host: name, address, port: sshPort, user, hostKey, privateKey: info.operatorPrivateKey,
+      path: '/etc/sounz/sounz.status', logPath: '/var/log/sounz/sounz-general.log' };
+    // The reader runs on the host itself for as long as the writes go on, and reports what it saw.
+    const reader = sandbox.execOn('slayer', ['sh', '-c',
+      'i=0; while [ $i -lt 4000 ]; do cat /etc/sounz/sounz.status 2>&1; i=$((i+1)); done | sort | uniq -c']);
+    for (let i = 0; i < 40; i++) {
+      await provider.update!('id', inputs as never, { ...inputs, status: STATUSES[i % STATUSES.length] } as never);
+    }
+    const seen = (await reader).stdout.trim().split('\n').map((line) => line.trim().split(/\s+/)[1]);
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.filter((value) => !(STATUSES as readonly string[]).includes(value))).toEqual([]);
+    await onSlayer('sh', '-c', 'echo production >/etc/sounz/sounz.status');
+  });
+});
+
+describe('ServiceAddress', () => {
+  const ip = '198.51.100.100';
+
+  test('create claims the address with its label and answers for it on the LAN', async () => {
+    await set('serviceIp', ip);
+    await set('servicePresent', 'true');
+    await engine.up('service ip: create');
+    expect(await onSlayer('ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0')).toMatch(/inet 198\.51\.100\.100\/24 .* eth0:1/);
+    expect(await sandbox.arpFromVantage(ip)).toEqual([info.hosts.slayer.mac]);
+    expect(await sandbox.httpFromVantage(ip)).toMatch(/^slayer /);
+    await expectNoChanges();
+  });
+
+  test('update shows the property diff and applies', async () => {
+    await set('serviceLabel', 'eth0:9');
+    expect((await engine.preview()).stdout).toContain('~ label       : "eth0:1" => "eth0:9"');
+    await engine.up('service ip: relabel');
+    expect(await onSlayer('ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0')).toMatch(/inet 198\.51\.100\.100\/24 .* eth0:9/);
+    await set('serviceLabel', 'eth0:1');
+    await engine.up('service ip: label back');
+  });
+
+  test('an address removed by hand is found by refresh and restored by up', async () => {
+    await onSlayer('ip', 'addr', 'del', `${ip}/24`, 'dev', 'eth0');
+    expect((await engine.refresh('service ip: refresh')).stdout).toContain('~ present     : true => false');
+    await engine.up('service ip: repair');
+    expect(await sandbox.arpFromVantage(ip)).toEqual([info.hosts.slayer.mac]);
+  });
+
+  test('delete gives the address back', async () => {
+    await unset('servicePresent');
+    await engine.up('service ip: delete');
+    expect(await onSlayer('ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0')).not.toContain(ip);
+    expect(await sandbox.arpFromVantage(ip)).toEqual([]);
+  });
+
+  test('an address that megadeth still holds is refused, naming it', async () => {
+    await sandbox.execOn('megadeth', ['ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0', 'label', 'eth0:1']);
+    try {
+      await set('servicePresent', 'true');
+      const failure = await engine.up('service ip: claim a held address').then(() => undefined, (e: PulumiError) => e);
+      expect(failure).toBeInstanceOf(PulumiError);
+      expect(failure!.result.stdout).toContain(
+        `slayer: refusing to add the service IP ${ip}: ${ip} is still answered for by ${info.hosts.megadeth.mac.toUpperCase()} on eth0: someone else holds the service IP`);
+      expect(await onSlayer('ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0')).not.toContain(ip);
+    } finally {
+      await sandbox.execOn('megadeth', ['ip', 'addr', 'del', `${ip}/24`, 'dev', 'eth0']);
+      await set('servicePresent', 'false');
+      await engine.up('service ip: released');
+      await unset('servicePresent');
+      await engine.up('service ip: gone');
+    }
+  });
+});
+
+describe('ReplicationCron', () => {
+  const file = '/etc/cron.d/sounz-replication';
+
+  test('create writes the cron file of the role', async () => {
+    await set('cronJobs', '["dump"]');
+    await engine.up('cron: create');
+    expect(await onSlayer('cat', file)).toContain('30 2 * * * root /usr/local/sbin/sounz-replicate dump >>/var/log/sounz/sounz-general.log 2>&1\n');
+    await expectNoChanges();
+  });
+
+  test('update shows the property diff and applies', async () => {
+    await set('cronSchedule', '15 3 * * 1-5');
+    expect((await engine.preview()).stdout).toContain('~ schedule  : "30 2 * * *" => "15 3 * * 1-5"');
+    await engine.up('cron: update');
+    expect(await onSlayer('cat', file)).toContain('15 3 * * 1-5 root /usr/local/sbin/sounz-replicate dump');
+  });
+
+  test('a hand edit is found by refresh and repaired by up', async () => {
+    await onSlayer('sh', '-c', `echo '* * * * * root rm -rf /data/sounz' >>${file}`);
+    expect((await engine.refresh('cron: refresh')).stdout).toContain('~ schedule  : "15 3 * * 1-5" => "(edited by hand)"');
+    await engine.up('cron: repair');
+    expect(await onSlayer('cat', file)).not.toContain('rm -rf');
+  });
+
+  test('a role with no job has no file, and delete removes it', async () => {
+    await set('cronJobs', '[]');
+    await engine.up('cron: no job');
+    expect(await onSlayer('ls', '/etc/cron.d')).not.toContain('sounz-replication');
+    await set('cronJobs', '["pull-and-restore"]');
+    await engine.up('cron: standby job');
+    expect(await onSlayer('cat', file)).toContain('root /usr/local/sbin/sounz-replicate pull-and-restore 198.51.100.11');
+    await unset('cronJobs');
+    await engine.up('cron: delete');
+    expect(await onSlayer('ls', '/etc/cron.d')).not.toContain('sounz-replication');
+  });
+
+  test('a schedule that is not cron syntax is refused in check', async () => {
+    await set('cronJobs', '["dump"]');
+    await set('cronSchedule', '61 2 * * *');
+    const failure = await engine.preview().then(() => undefined, (e: PulumiError) => e);
+    expect(failure?.result.stdout).toContain('schedule: five cron fields (numbers, *, ranges, lists, steps), got "61 2 * * *"');
+    await unset('cronJobs');
+    await unset('cronSchedule');
+  });
+});
+
+describe('RsyncDaemon', () => {
+  const listening = async (port: number) => (await onSlayer('ss', '-Hltn', `sport = :${port}`)).trim() !== '';
+
+  test('create writes the config and starts the daemon', async () => {
+    await set('rsyncRunning', 'true');
+    await engine.up('rsyncd: create');
+    expect(await onSlayer('cat', '/etc/sounz/rsyncd-sounz.conf')).toContain('[data]\n    path = /data/sounz');
+    expect(await listening(18993)).toBe(true);
+    await expectNoChanges();
+  });
+
+  test('update shows the property diff and moves the daemon', async () => {
+    await set('rsyncPort', '18994');
+    expect((await engine.preview()).stdout).toContain('~ port      : 18993 => 18994');
+    await engine.up('rsyncd: port');
+    expect(await listening(18994)).toBe(true);
+    expect(await listening(18993)).toBe(false);
+  });
+
+  test('a daemon killed by hand is found by refresh and restarted by up', async () => {
+    await onSlayer('sh', '-c', 'kill "$(cat /run/sounz/rsyncd-sounz.pid)"; sleep 0.3');
+    expect((await engine.refresh('rsyncd: refresh')).stdout).toContain('~ running   : true => false');
+    await engine.up('rsyncd: repair');
+    expect(await listening(18994)).toBe(true);
+  });
+
+  test('delete stops it and removes its config', async () => {
+    await unset('rsyncRunning');
+    await engine.up('rsyncd: delete');
+    expect(await listening(18994)).toBe(false);
+    expect(await onSlayer('ls', '/etc/sounz')).not.toContain('rsyncd-sounz.conf');
+  });
+});
+
+describe('failures', () => {
+  test('a host killed mid-stack fails up within the timeout, naming it; after revive up converges', async () => {
+    await set('status', 'production');
+    await engine.up('killed: before');
+    await sandbox.kill('slayer');
+    try {
+      await set('status', 'standby');
+      const started = Date.now();
+      const failure = await engine.up('killed: during').then(() => undefined, (e: PulumiError) => e);
+      expect(failure?.result.stdout).toMatch(/slayer \(root@198\.51\.100\.11:22\): SSH connection failed/);
+      expect(Date.now() - started).toBeLessThan(60_000);
+      JSON.parse(await engine.exportState());
+    } finally {
+      await sandbox.revive('slayer');
+    }
+    await engine.up('killed: after revive');
+    expect(await onSlayer('cat', '/etc/sounz/sounz.status')).toBe('standby\n');
+    await expectNoChanges();
+  });
+
+  test('a swapped host key is refused', async () => {
+    const { name, address, sshPort, user } = info.hosts.slayer;
+    const target: SshTarget = { host: name, address, port: sshPort, user, hostKey: info.hosts.megadeth.hostKey,
+      privateKey: info.operatorPrivateKey };
+    await expect(runOverSsh(target, ['true'])).rejects.toThrow(
+      'slayer (root@198.51.100.11:22): SSH connection failed: its host key does not match the pinned ssh-ed25519 key');
+  });
+
+  test('the private key never appears in plaintext in the exported state', async () => {
+    const state = await engine.exportState();
+    const keyBody = info.operatorPrivateKey.split('\n')[1];
+    expect(state).not.toContain(keyBody);
+    expect(state).toContain('"privateKey": {');
+  });
+});
