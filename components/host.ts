@@ -35,7 +35,7 @@ export class SounzHost extends pulumi.ComponentResource {
     const { machine, peer, config, status } = args;
     const role = roleOf(status);
     const host = {
-      connection: { host: machine.name, address: machine.address, port: machine.sshPort, user: machine.user, hostKey: machine.hostKey },
+      connection: { host: machine.name, address: machine.address, sshPort: machine.sshPort, user: machine.user, hostKey: machine.hostKey },
       privateKey: args.privateKey,
     };
     // A host the stack stops managing (declared down and unreachable) is left as it is: removing

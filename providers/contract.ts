@@ -11,7 +11,7 @@ type Zod = typeof zod;
 export interface ConnectionInputs {
   host: string;
   address: string;
-  port: number;
+  sshPort: number;
   user: string;
   hostKey: string;
   privateKey: string;
@@ -23,7 +23,7 @@ export function connectionShape(z: Zod) {
     host: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a host name of lowercase letters, digits and hyphens'),
     address: z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/,
       'an IPv4 address or DNS name'),
-    port: z.number().int().min(1).max(65535),
+    sshPort: z.number().int().min(1).max(65535),
     user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name'),
     hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/,
       'an OpenSSH public key line "<type> <base64>"'),
@@ -42,7 +42,7 @@ export interface HostArgs {
 export function connectionProps(args: HostArgs): pulumi.Inputs {
   const connection = pulumi.output(args.connection);
   return {
-    host: connection.host, address: connection.address, port: connection.port, user: connection.user,
+    host: connection.host, address: connection.address, sshPort: connection.sshPort, user: connection.user,
     hostKey: connection.hostKey, privateKey: pulumi.secret(args.privateKey),
   };
 }
@@ -51,8 +51,8 @@ export function connectionProps(args: HostArgs): pulumi.Inputs {
 export const SECRET_OUTPUTS = ['privateKey'];
 
 export function targetOf(inputs: ConnectionInputs): SshTarget {
-  const { host, address, port, user, hostKey, privateKey } = inputs;
-  return { host, address, port, user, hostKey, privateKey };
+  const { host, address, sshPort, user, hostKey, privateKey } = inputs;
+  return { host, address, port: sshPort, user, hostKey, privateKey };
 }
 
 /**
@@ -61,12 +61,14 @@ export function targetOf(inputs: ConnectionInputs): SshTarget {
  */
 export function checkInputs<T>(shape: (z: Zod) => ZodRawShape, news: T): pulumi.dynamic.CheckResult<T> {
   const { z } = require('zod') as typeof import('zod');
-  const parsed = z.object({ ...connectionShape(z), ...shape(z) }).strict().safeParse(news);
-  if (parsed.success) return { inputs: parsed.data as T, failures: [] };
+  // The engine's own input: the serialized provider, which must travel on untouched.
+  const { __provider, ...inputs } = news as Record<string, unknown>;
+  const parsed = z.object({ ...connectionShape(z), ...shape(z) }).strict().safeParse(inputs);
+  if (parsed.success) return { inputs: { ...parsed.data, __provider } as T, failures: [] };
   return {
     failures: parsed.error.issues.map((issue) => {
       const property = issue.path.join('.') || '(inputs)';
-      const value = issue.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], news);
+      const value = issue.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], inputs);
       const shown = issue.path[0] === 'privateKey' ? '(secret)' : JSON.stringify(value);
       return { property, reason: `${property}: ${issue.message}, got ${shown}` };
     }),
