@@ -20,7 +20,7 @@ export = async () => {
   const plan = planSwitch(previous, next, reachable);
   if (!plan.ok) throw new pulumi.RunError(`Refused: ${plan.reason}.\nInstead: ${plan.suggestion}`);
 
-  new SounzPair('sounz', { config, next, plan });
+  const pair = new SounzPair('sounz', { config, previous, next, plan });
 
   const name = (host: Host) => config[host].name;
   const partner = otherHost(plan.to);
@@ -31,5 +31,6 @@ export = async () => {
     standby: next[partner] === 'down' ? null : name(partner),
     untouched: plan.untouched.map(name),
     steps: plan.steps.map(describeStep),
+    dataGrab: pair.dataGrab?.outcome ?? null,
   };
 };

@@ -1,11 +1,10 @@
-// One SOUNZ machine converged to its role: the status file, the service IP alias, the replication
-// cron file and the two rsync daemons, each a custom resource over SSH.
+// One SOUNZ machine converged to its role: the status file, the replication cron file and the two
+// rsync daemons, each a custom resource over SSH. The service IP is the pair's concern (pair.ts).
 import * as pulumi from '@pulumi/pulumi';
 import { HostConfig, StackConfig } from '../model/config';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
 import { ReplicationCron } from '../providers/replicationCron';
 import { RsyncDaemon } from '../providers/rsyncDaemon';
-import { ServiceAddress } from '../providers/serviceAddress';
 import { StatusFile } from '../providers/statusFile';
 
 export interface SounzHostArgs {
@@ -17,8 +16,14 @@ export interface SounzHostArgs {
   privateKey: pulumi.Input<string>;
   config: StackConfig;
   status: Status;
-  /** What this host's claim of the service IP waits for: the other host's release, the data grab. */
-  claimAfter: pulumi.Resource[];
+  /** What this host's new role waits for: the service IP moved, the data grab done. */
+  after: pulumi.Resource[];
+}
+
+/** How a resource reaches `machine`; the key travels separately, as a secret. */
+export function hostArgs(machine: HostConfig, privateKey: pulumi.Input<string>) {
+  const { name: host, address, sshPort, user, hostKey } = machine;
+  return { connection: { host, address, sshPort, user, hostKey }, privateKey };
 }
 
 /** rsync module name for a served path: /usr/share/sounz -> usr-share-sounz. */
@@ -27,32 +32,18 @@ export function moduleName(path: string): string {
 }
 
 export class SounzHost extends pulumi.ComponentResource {
-  readonly serviceAddress: ServiceAddress;
   readonly statusFile: StatusFile;
 
   constructor(name: string, args: SounzHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Host', name, {}, opts);
     const { machine, peer, config, status } = args;
     const role = roleOf(status);
-    const host = {
-      connection: { host: machine.name, address: machine.address, sshPort: machine.sshPort, user: machine.user, hostKey: machine.hostKey },
-      privateKey: args.privateKey,
-    };
+    const host = hostArgs(machine, args.privateKey);
     // A host the stack stops managing (declared down and unreachable) is left as it is: removing
     // these resources from the program must never need the dead host to answer.
-    const child = { parent: this, retainOnDelete: true };
+    const child = { parent: this, retainOnDelete: true, dependsOn: args.after };
 
-    this.serviceAddress = new ServiceAddress(`${name}-service-ip`, {
-      ...host,
-      ip: config.serviceIp,
-      prefixLength: config.servicePrefixLength,
-      interface: config.serviceInterface,
-      label: config.serviceLabel,
-      present: role.servesApplication,
-    }, { ...child, dependsOn: role.servesApplication ? args.claimAfter : [] });
-
-    // The status follows the address: a demoted host says `down` only once it has let the IP go.
-    this.statusFile = new StatusFile(`${name}-status`, { ...host, status }, { ...child, dependsOn: [this.serviceAddress] });
+    this.statusFile = new StatusFile(`${name}-status`, { ...host, status }, child);
 
     new ReplicationCron(`${name}-replication-cron`, {
       ...host,

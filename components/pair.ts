@@ -1,15 +1,20 @@
-// The two machines switched as one: the host that lets the service IP go does so before the host
-// that serves claims it, so the address is never on two hosts; a host the plan leaves untouched
-// (declared down, unreachable) gets no resource and so no connection at all.
+// The two machines switched as one. The pair owns what crosses hosts: the service IP, let go by
+// one host before the other claims it (never on two hosts), and the final data grab in between,
+// after the old production stopped serving and before the new one starts. A host the plan leaves
+// untouched (declared down, unreachable) gets no resource and so no connection at all.
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
-import { Pair } from '../model/pairs';
-import { Host, otherHost } from '../model/statuses';
+import { Pair, pairText } from '../model/pairs';
+import { Host, otherHost, roleOf } from '../model/statuses';
 import { SwitchPlan } from '../model/transitions';
-import { SounzHost } from './host';
+import { DataGrab } from '../providers/dataGrab';
+import { ServiceAddress } from '../providers/serviceAddress';
+import { hostArgs, moduleName, SounzHost } from './host';
 
 export interface SounzPairArgs {
   config: StackConfig;
+  /** The pair the stack last applied; undefined on the first deployment. */
+  previous: Pair | undefined;
   /** The statuses the config declares. */
   next: Pair;
   plan: SwitchPlan;
@@ -17,23 +22,50 @@ export interface SounzPairArgs {
 
 export class SounzPair extends pulumi.ComponentResource {
   readonly hosts: Partial<Record<Host, SounzHost>> = {};
+  readonly dataGrab: DataGrab | undefined;
 
   constructor(name: string, args: SounzPairArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Pair', name, {}, opts);
-    const { config, next, plan } = args;
+    const { config, previous, next, plan } = args;
     const privateKey = pulumi.secret(config.sshPrivateKey);
+    const contacted = (host: Host) => !plan.untouched.includes(host);
+    const keep = { parent: this, retainOnDelete: true };
+    const serviceAddress = (host: Host, dependsOn: pulumi.Resource[]) => new ServiceAddress(`${config[host].name}-service-ip`, {
+      ...hostArgs(config[host], privateKey),
+      ip: config.serviceIp,
+      prefixLength: config.servicePrefixLength,
+      interface: config.serviceInterface,
+      label: config.serviceLabel,
+      present: roleOf(next[host]).servesApplication,
+    }, { ...keep, dependsOn });
+
     const server = plan.to;
-    const add = (host: Host, claimAfter: pulumi.Resource[]) => {
-      if (plan.untouched.includes(host)) return undefined;
-      const machine = config[host];
-      const peer = config[otherHost(host)];
-      return (this.hosts[host] = new SounzHost(machine.name, {
-        machine, peer, privateKey, config, status: next[host], claimAfter,
-      }, { parent: this }));
-    };
-    const released = add(otherHost(server), []);
-    add(server, released ? [released.serviceAddress] : []);
+    const partner = otherHost(server);
+    const released = contacted(partner) ? [serviceAddress(partner, [])] : [];
+
+    const grab = plan.dataGrab;
+    const { replication, ports } = config;
+    this.dataGrab = grab && new DataGrab(`${name}-data-grab`, {
+      ...hostArgs(config[grab.to], privateKey),
+      source: hostArgs(config[grab.from], privateKey).connection,
+      reason: `${plan.procedure}: ${previous ? pairText(previous) : 'first deployment'} -> ${pairText(next)}`,
+      mandatory: grab.mandatory,
+      database: replication.database,
+      dumpDir: replication.dumpDir,
+      sounzRsyncPort: ports.sounzRsync,
+      apolloRsyncPort: ports.apolloRsync,
+      modules: Object.fromEntries([...replication.dataDirs, replication.dumpDir].map((dir) => [moduleName(dir), dir])),
+      indexDir: replication.indexDir,
+    }, { ...keep, dependsOn: released });
+    const grabbed = this.dataGrab ? [this.dataGrab] : [];
+    const claimed = serviceAddress(server, [...released, ...grabbed]);
+
+    const host = (h: Host, after: pulumi.Resource[]) => (this.hosts[h] = new SounzHost(config[h].name, {
+      machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], after,
+    }, { parent: this }));
+    // The partner keeps its old role (and its rsync daemons) until the grab has pulled from them.
+    if (contacted(partner)) host(partner, [...released, ...grabbed]);
+    host(server, [claimed]);
     this.registerOutputs({});
   }
 }
-

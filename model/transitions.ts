@@ -2,9 +2,9 @@
  * Planning a switch from the pair the stack last applied to the pair the config now declares.
  *
  * The principle: never lose data the runbook would have kept. A host is promoted to serve only if it
- * already serves or was the standby of the host that serves; before the service moves, the latest
- * data is grabbed from the host that served ("grab the latest data from Production"); and the old
- * host is demoted before the new one is promoted, so the service IP is never on two hosts.
+ * already serves or was the standby of the host that serves; the old host is demoted before the new
+ * one is promoted, so the service IP is never on two hosts; and in between, the latest data is
+ * grabbed from the host that served ("grab the latest data from Production").
  */
 import { NORMAL, Pair, RECOVERY, aloneOn, checkPair, pairText, samePair, servedBy, servingHost, usePair } from './pairs';
 import { HOSTS, Host, Status, otherHost, roleOf } from './statuses';
@@ -119,9 +119,11 @@ function moveService(previous: Pair, next: Pair, reachable: Reachability, untouc
     };
   }
   const grab = reachable[from] === false ? undefined : { from, to, mandatory };
+  // The old host lets the service IP go first, so that nothing is written there after the grab:
+  // what the grab brings is all there is (RPO 0 for a planned switch).
   const steps: Step[] = [];
-  if (grab) steps.push({ kind: 'grab', ...grab });
   if (!untouched.includes(from)) steps.push({ kind: 'demote', host: from, status: next[from] });
+  if (grab) steps.push({ kind: 'grab', ...grab });
   steps.push({ kind: 'promote', host: to, status: next[to] });
   const procedure = !mandatory ? 'EMERGENCY' : samePair(next, NORMAL) ? 'back to NORMAL' : 'planned switchover';
   return refuseUnreachable(next, reachable) ?? plan(procedure, from, to, true, grab, steps, untouched);

@@ -40,10 +40,12 @@ export function renderRsyncConfig(inputs: RsyncDaemonInputs): string {
   ].join('\n');
 }
 
-// $1 config, $2 pidfile, $3 port; the wanted config on stdin. Restarts only when the config changed.
+// $1 config, $2 pidfile, $3 port, then the served paths; the wanted config on stdin. Restarts only
+// when the config changed. A served path that does not exist yet (a fresh index) is made empty, so
+// that a pull gets an empty tree rather than an error.
 const START = `set -eu
-conf=$1 pidfile=$2 port=$3
-mkdir -p "$(dirname "$pidfile")"
+conf=$1 pidfile=$2 port=$3; shift 3
+mkdir -p "$(dirname "$pidfile")" "$@"
 tmp=$(mktemp "$conf.XXXXXX")
 cat >"$tmp"
 changed=yes
@@ -82,7 +84,7 @@ export function rsyncDaemonProvider(run: Runner = runOverSsh): pulumi.dynamic.Re
   const converge = async (inputs: RsyncDaemonInputs) => {
     const { config, pidfile } = paths(inputs.name);
     const argv = inputs.running
-      ? script(START, config, pidfile, String(inputs.port))
+      ? script(START, config, pidfile, String(inputs.port), ...Object.values(inputs.modules))
       : script(STOP, config, pidfile);
     await run(targetOf(inputs), argv, { stdin: renderRsyncConfig(inputs) });
   };

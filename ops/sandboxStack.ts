@@ -1,0 +1,36 @@
+// The program's stack on the sandbox hosts: the embedded default that the demo, the switching tests
+// and the benchmarks run against. Its backend and passphrase are temporary; only its config differs
+// from the real deployment's (Pulumi.primary.yaml), and it points at sandbox addresses only.
+import { join } from 'path';
+import type { SandboxInfo } from '../sandbox';
+import { Engine } from './engine';
+
+export const PROJECT_DIR = join(__dirname, '..');
+
+export interface Pair {
+  primary: string;
+  secondary: string;
+}
+
+/** A fresh stack of the program configured for the sandbox, in NORMAL. */
+export async function sandboxStack(info: SandboxInfo, stack = 'sandbox'): Promise<Engine> {
+  const engine = new Engine({ projectDir: PROJECT_DIR, stack });
+  await engine.init();
+  const machine = (name: 'slayer' | 'megadeth') => {
+    const { address, sshPort, user, hostKey } = info.hosts[name];
+    return JSON.stringify({ name, address, sshPort, user, hostKey });
+  };
+  await engine.setConfig('sounz:primary', machine('slayer'));
+  await engine.setConfig('sounz:secondary', machine('megadeth'));
+  await engine.setConfig('sounz:sshPrivateKey', info.operatorPrivateKey, { secret: true });
+  await engine.setConfig('sounz:serviceIp', info.serviceIp);
+  // Per-host folders in the sandbox: the dump folder must live inside each host's own mounts.
+  await engine.setConfig('sounz:replication', JSON.stringify({ dumpDir: '/var/lib/postgresql/dumps' }));
+  await setPair(engine, { primary: 'production', secondary: 'standby' });
+  return engine;
+}
+
+export async function setPair(engine: Engine, pair: Pair): Promise<void> {
+  await engine.setConfig('sounz:primaryStatus', pair.primary);
+  await engine.setConfig('sounz:secondaryStatus', pair.secondary);
+}
