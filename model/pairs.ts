@@ -150,7 +150,7 @@ function refusal(pair: Pair): { reason: string; suggestion: string } {
       reason:
         'the repaired primary running as standby is production_as_standby, not standby: ' +
         'RECOVERY step 1 of the runbook says "standby", but the status list defines production_as_standby ' +
-        'for exactly this situation, and the replication scripts must know the direction is reversed (model/DECISIONS.md)',
+        'for exactly this situation, and the replication scripts must know the direction is reversed (README: RECOVERY status decision)',
       suggestion: usePair(RECOVERY),
     };
   }

@@ -168,14 +168,14 @@ describe('refused pairs, with the reason and the fix', () => {
       },
     ],
     [
-      "RECOVERY step 1's literal wording (the decision in model/DECISIONS.md)",
+      "RECOVERY step 1's literal wording (the decision in the README)",
       'standby',
       'standby_as_production',
       {
         reason:
           'the repaired primary running as standby is production_as_standby, not standby: RECOVERY step 1 of the runbook says "standby", ' +
           'but the status list defines production_as_standby for exactly this situation, and the replication scripts must know ' +
-          'the direction is reversed (model/DECISIONS.md)',
+          'the direction is reversed (README: RECOVERY status decision)',
         suggestion: RECOVERY,
       },
     ],

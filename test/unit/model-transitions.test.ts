@@ -224,7 +224,7 @@ describe('refused transitions', () => {
       {},
       '(standby, standby_as_production) is not allowed: the repaired primary running as standby is production_as_standby, not standby: ' +
         'RECOVERY step 1 of the runbook says "standby", but the status list defines production_as_standby for exactly this situation, ' +
-        'and the replication scripts must know the direction is reversed (model/DECISIONS.md)',
+        'and the replication scripts must know the direction is reversed (README: RECOVERY status decision)',
       use('RECOVERY', 'production_as_standby', 'standby_as_production'),
     ],
     [
