@@ -34,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await closeConnections();
   await engine.dispose();
+  await sandbox.down();
 });
 
 describe('StatusFile', () => {
