@@ -26,9 +26,10 @@ export function hostArgs(machine: HostConfig, privateKey: pulumi.Input<string>) 
   return { connection: { host, address, sshPort, user, hostKey }, privateKey };
 }
 
-/** rsync module name for a served path: /usr/share/sounz -> usr-share-sounz. */
-export function moduleName(path: string): string {
-  return path.slice(1).replace(/\//g, '-');
+/** The SOUNZ rsync daemon's modules: the data areas and the dump folder, each named by its path. */
+export function sounzModules(replication: StackConfig['replication']): Record<string, string> {
+  // /usr/share/sounz -> usr-share-sounz
+  return Object.fromEntries([...replication.dataDirs, replication.dumpDir].map((dir) => [dir.slice(1).replace(/\//g, '-'), dir]));
 }
 
 export class SounzHost extends pulumi.ComponentResource {
@@ -52,13 +53,9 @@ export class SounzHost extends pulumi.ComponentResource {
       source: peer.address,
     }, child);
 
-    const { indexDir, dataDirs, dumpDir } = config.replication;
     const daemons: Record<DaemonName, { port: number; modules: Record<string, string> }> = {
-      apollo: { port: config.ports.apolloRsync, modules: { index: indexDir } },
-      sounz: {
-        port: config.ports.sounzRsync,
-        modules: Object.fromEntries([...dataDirs, dumpDir].map((dir) => [moduleName(dir), dir])),
-      },
+      apollo: { port: config.ports.apolloRsync, modules: { index: config.replication.indexDir } },
+      sounz: { port: config.ports.sounzRsync, modules: sounzModules(config.replication) },
     };
     for (const [daemon, { port, modules }] of Object.entries(daemons) as [DaemonName, typeof daemons.apollo][]) {
       new RsyncDaemon(`${name}-rsyncd-${daemon}`, {

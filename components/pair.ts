@@ -9,7 +9,7 @@ import { Host, otherHost, roleOf } from '../model/statuses';
 import { SwitchPlan } from '../model/transitions';
 import { DataGrab } from '../providers/dataGrab';
 import { ServiceAddress } from '../providers/serviceAddress';
-import { hostArgs, moduleName, SounzHost } from './host';
+import { hostArgs, SounzHost, sounzModules } from './host';
 
 export interface SounzPairArgs {
   config: StackConfig;
@@ -54,7 +54,7 @@ export class SounzPair extends pulumi.ComponentResource {
       dumpDir: replication.dumpDir,
       sounzRsyncPort: ports.sounzRsync,
       apolloRsyncPort: ports.apolloRsync,
-      modules: Object.fromEntries([...replication.dataDirs, replication.dumpDir].map((dir) => [moduleName(dir), dir])),
+      modules: sounzModules(replication),
       indexDir: replication.indexDir,
     }, { ...keep, dependsOn: released });
     const grabbed = this.dataGrab ? [this.dataGrab] : [];

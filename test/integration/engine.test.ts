@@ -25,6 +25,14 @@ test('preview --diff shows the create and touches nothing', async () => {
   expect(existsSync(file)).toBe(false);
 });
 
+test('the engine finds the language host and the dynamic-provider plugin locally, downloading nothing', async () => {
+  const { stderr } = await engine.run(['preview', '-v=6', '--logtostderr']);
+  expect(stderr).toMatch(/GetPluginPath\(language, nodejs, .*\): found next to current executable/);
+  expect(stderr).toMatch(/GetPluginPath\(resource, pulumi-nodejs, .*\): found next to current executable/);
+  // The one log line naming a download is the engine noting an empty pluginDownloadURL field.
+  expect(stderr.split('\n').filter((line) => /download/i.test(line) && !/pluginDownloadURL/.test(line))).toEqual([]);
+});
+
 test('up creates the file', async () => {
   await engine.up('create the greeting');
   expect(readFileSync(file, 'utf8')).toBe('hello');
