@@ -117,20 +117,20 @@ export type HostConfig = StackConfig['primary'];
 const EXAMPLE = {
   primary: {
     name: 'slayer',
-    address: 'slayer.servers.catalyst.net.nz',
+    address: 'slayer.example.net',
     ...DEFAULTS.host,
     hostKey: 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>',
   },
   secondary: {
     name: 'megadeth',
-    address: 'megadeth.servers.catalyst.net.nz',
+    address: 'megadeth.example.net',
     ...DEFAULTS.host,
     hostKey: 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on megadeth>',
   },
   sshPrivateKey: '(secret)',
   primaryStatus: 'production',
   secondaryStatus: 'standby',
-  serviceIp: '202.78.240.46',
+  serviceIp: '192.0.2.46',
   servicePrefixLength: DEFAULTS.servicePrefixLength,
   serviceInterface: DEFAULTS.serviceInterface,
   serviceLabel: `${DEFAULTS.serviceInterface}:1`,

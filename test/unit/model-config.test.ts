@@ -8,12 +8,12 @@ const PRIVATE_KEY =
   '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBo0nrl090qpQ==\n-----END OPENSSH PRIVATE KEY-----\n';
 
 const BASE = {
-  primary: { name: 'slayer', address: 'slayer.servers.catalyst.net.nz', hostKey: SLAYER_KEY },
+  primary: { name: 'slayer', address: 'slayer.example.net', hostKey: SLAYER_KEY },
   secondary: { name: 'megadeth', address: '10.20.0.2', hostKey: MEGADETH_KEY },
   sshPrivateKey: PRIVATE_KEY,
   primaryStatus: 'production',
   secondaryStatus: 'standby',
-  serviceIp: '202.78.240.46',
+  serviceIp: '192.0.2.46',
 };
 
 type Path = Array<string | number>;
@@ -114,7 +114,7 @@ describe('a valid config', () => {
 // Every string field, with everything a shell would interpret: each is refused with the exact text.
 const STRING_FIELDS: Array<[Path, string, string]> = [
   [['primary', 'name'], ALLOWED.name, "pulumi config set --path 'sounz:primary.name' slayer"],
-  [['primary', 'address'], ALLOWED.address, "pulumi config set --path 'sounz:primary.address' slayer.servers.catalyst.net.nz"],
+  [['primary', 'address'], ALLOWED.address, "pulumi config set --path 'sounz:primary.address' slayer.example.net"],
   [['primary', 'user'], ALLOWED.user, "pulumi config set --path 'sounz:primary.user' root"],
   [
     ['primary', 'hostKey'],
@@ -122,10 +122,10 @@ const STRING_FIELDS: Array<[Path, string, string]> = [
     "pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'",
   ],
   [['secondary', 'name'], ALLOWED.name, "pulumi config set --path 'sounz:secondary.name' megadeth"],
-  [['secondary', 'address'], ALLOWED.address, "pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz"],
+  [['secondary', 'address'], ALLOWED.address, "pulumi config set --path 'sounz:secondary.address' megadeth.example.net"],
   [['primaryStatus'], ALLOWED.status, 'pulumi config set sounz:primaryStatus production'],
   [['secondaryStatus'], ALLOWED.status, 'pulumi config set sounz:secondaryStatus standby'],
-  [['serviceIp'], ALLOWED.ipv4, 'pulumi config set sounz:serviceIp 202.78.240.46'],
+  [['serviceIp'], ALLOWED.ipv4, 'pulumi config set sounz:serviceIp 192.0.2.46'],
   [['serviceInterface'], ALLOWED.interface, 'pulumi config set sounz:serviceInterface eth0'],
   [['serviceLabel'], ALLOWED.label, 'pulumi config set sounz:serviceLabel eth0:1'],
   [['replication', 'schedule'], ALLOWED.schedule, "pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'"],
@@ -136,14 +136,14 @@ const STRING_FIELDS: Array<[Path, string, string]> = [
 ];
 const GOOD: Record<string, string> = {
   'primary.name': 'slayer',
-  'primary.address': 'slayer.servers.catalyst.net.nz',
+  'primary.address': 'slayer.example.net',
   'primary.user': 'root',
   'primary.hostKey': SLAYER_KEY,
   'secondary.name': 'megadeth',
   'secondary.address': '10.20.0.2',
   primaryStatus: 'production',
   secondaryStatus: 'standby',
-  serviceIp: '202.78.240.46',
+  serviceIp: '192.0.2.46',
   serviceInterface: 'eth0',
   serviceLabel: 'eth0:1',
   'replication.schedule': '30 2 * * *',
@@ -199,10 +199,10 @@ describe('invalid values', () => {
     ['fractional port', ['ports', 'mongrels', 1], 8001.5, `sounz:ports.mongrels[1] = 8001.5: expected ${ALLOWED.port}. Fix: pulumi config set --path 'sounz:ports.mongrels[1]' 8001`],
     ['port with letters', ['primary', 'sshPort'], '22a', `sounz:primary.sshPort = "22a": expected ${ALLOWED.port}. Fix: pulumi config set --path 'sounz:primary.sshPort' 22`],
     ['no mongrels', ['ports', 'mongrels'], [], "sounz:ports.mongrels = []: expected a list of 1 to 32 mongrel ports. Fix: pulumi config rm --path 'sounz:ports.mongrels'"],
-    ['octet over 255', ['serviceIp'], '202.78.240.256', `sounz:serviceIp = "202.78.240.256": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`],
-    ['leading zero', ['serviceIp'], '202.078.240.46', `sounz:serviceIp = "202.078.240.46": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`],
-    ['three octets', ['serviceIp'], '202.78.240', `sounz:serviceIp = "202.78.240": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`],
-    ['a bad IPv4 as address', ['secondary', 'address'], '10.20.0.999', `sounz:secondary.address = "10.20.0.999": expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz`],
+    ['octet over 255', ['serviceIp'], '192.0.2.256', `sounz:serviceIp = "192.0.2.256": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 192.0.2.46`],
+    ['leading zero', ['serviceIp'], '202.078.240.46', `sounz:serviceIp = "202.078.240.46": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 192.0.2.46`],
+    ['three octets', ['serviceIp'], '192.0.2', `sounz:serviceIp = "192.0.2": expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 192.0.2.46`],
+    ['a bad IPv4 as address', ['secondary', 'address'], '10.20.0.999', `sounz:secondary.address = "10.20.0.999": expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.example.net`],
     ['prefix 7', ['servicePrefixLength'], 7, 'sounz:servicePrefixLength = 7: expected a prefix length, an integer from 8 to 32. Fix: pulumi config set sounz:servicePrefixLength 24'],
     ['prefix "33"', ['servicePrefixLength'], '33', 'sounz:servicePrefixLength = "33": expected a prefix length, an integer from 8 to 32. Fix: pulumi config set sounz:servicePrefixLength 24'],
     ['a label over 15 characters', ['serviceLabel'], 'eth0:1234567890a', `sounz:serviceLabel = "eth0:1234567890a": expected ${ALLOWED.label}. Fix: pulumi config set sounz:serviceLabel eth0:1`],
@@ -262,13 +262,13 @@ describe('values that clash with each other', () => {
     ],
     [
       'the same address twice, whatever the case',
-      { ...BASE, secondary: { ...BASE.secondary, address: 'SLAYER.servers.catalyst.net.nz' } },
-      ["sounz:secondary.address = \"SLAYER.servers.catalyst.net.nz\": the same as sounz:primary.address; the two machines need different addresses. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz"],
+      { ...BASE, secondary: { ...BASE.secondary, address: 'SLAYER.example.net' } },
+      ["sounz:secondary.address = \"SLAYER.example.net\": the same as sounz:primary.address; the two machines need different addresses. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.example.net"],
     ],
     [
       'a host reached at the service IP',
       { ...BASE, serviceIp: '10.20.0.2' },
-      ["sounz:secondary.address = \"10.20.0.2\": the service IP, which moves between the hosts; use the secondary's own management address, which never changes. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz"],
+      ["sounz:secondary.address = \"10.20.0.2\": the service IP, which moves between the hosts; use the secondary's own management address, which never changes. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.example.net"],
     ],
     [
       'the same data directory twice',
@@ -298,14 +298,14 @@ test('an empty config lists every missing key in one error', () => {
   expect(message).toBe(
     'Invalid stack configuration (10 problems):\n' +
           `  - sounz:primary.name is not set: expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:primary.name' slayer\n` +
-          `  - sounz:primary.address is not set: expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:primary.address' slayer.servers.catalyst.net.nz\n` +
+          `  - sounz:primary.address is not set: expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:primary.address' slayer.example.net\n` +
           `  - sounz:primary.hostKey is not set: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'\n` +
           `  - sounz:secondary.name is not set: expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:secondary.name' megadeth\n` +
-          `  - sounz:secondary.address is not set: expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.servers.catalyst.net.nz\n` +
+          `  - sounz:secondary.address is not set: expected ${ALLOWED.address}. Fix: pulumi config set --path 'sounz:secondary.address' megadeth.example.net\n` +
           `  - sounz:secondary.hostKey is not set: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:secondary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on megadeth>'\n` +
           `  - sounz:sshPrivateKey is not set: expected ${ALLOWED.privateKey}. Fix: pulumi config set --secret sounz:sshPrivateKey < key\n` +
           `  - sounz:primaryStatus is not set: expected ${ALLOWED.status}. Fix: pulumi config set sounz:primaryStatus production\n` +
           `  - sounz:secondaryStatus is not set: expected ${ALLOWED.status}. Fix: pulumi config set sounz:secondaryStatus standby\n` +
-          `  - sounz:serviceIp is not set: expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 202.78.240.46`,
+          `  - sounz:serviceIp is not set: expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 192.0.2.46`,
   );
 });
