@@ -1,163 +1,21 @@
-/**
- * The leaf validators of the stack config, as zod schemas so that the providers' `check` reuses them.
- *
- * Config values end up in commands run on the hosts. Each grammar here is narrow enough that nothing
- * it accepts means anything to a shell: no whitespace, control characters, quotes, `$`, backticks,
- * `;`, `|`, `&`, `<`, `>`, `(`, `)`, `*` (outside cron fields), `\`, and no leading `-`.
- * Every failure message is the phrase that says what is allowed.
- */
+/** The stack config's validators: the grammar (grammar.ts) built once with zod. */
 import { z } from 'zod';
-import { STATUSES } from './statuses';
+import { grammar } from './grammar';
 
-function text(allowed: string, valid: (s: string) => boolean) {
-  return z.string({ required_error: allowed, invalid_type_error: allowed }).refine(valid, allowed);
-}
-
-/** Top-level numbers arrive as strings: `pulumi config set sounz:servicePrefixLength 24` stores "24". */
-function integer(min: number, max: number, allowed: string) {
-  return z.preprocess(
-    (v) => (typeof v === 'string' && /^(0|[1-9][0-9]*)$/.test(v) ? Number(v) : v),
-    z
-      .number({ required_error: allowed, invalid_type_error: allowed })
-      .int(allowed)
-      .min(min, allowed)
-      .max(max, allowed),
-  );
-}
-
-export const status = z.enum(STATUSES, {
-  errorMap: () => ({ message: `one of ${STATUSES.join(', ')}` }),
-});
-
-export const port = integer(1, 65535, 'a TCP port, an integer from 1 to 65535');
-
-export const prefixLength = integer(8, 32, 'a prefix length, an integer from 8 to 32');
-
-const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
-const IPV4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}$`);
-
-export const ipv4Address = text(
-  'an IPv4 address: a dotted quad, each octet 0-255 without leading zeros',
-  (s) => IPV4.test(s),
-);
-
-const DNS_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
-
-function isDnsName(s: string): boolean {
-  const labels = s.split('.');
-  // An all-digit last label is a mistyped IPv4 address, not a name.
-  return s.length <= 253 && labels.every((l) => DNS_LABEL.test(l)) && !/^[0-9]+$/.test(labels[labels.length - 1]);
-}
-
-export const hostnameOrIp = text(
-  'an IPv4 address or a DNS hostname (letters, digits, hyphens and dots)',
-  (s) => IPV4.test(s) || isDnsName(s),
-);
-
-export const hostName = text(
-  'a short host name like slayer: lowercase letters, digits and inner hyphens, at most 63 characters',
-  (s) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(s),
-);
-
-export const unixUser = text(
-  'a Unix user name: lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32 characters',
-  (s) => /^[a-z_][a-z0-9_-]{0,31}$/.test(s),
-);
-
-export const HOST_KEY_TYPES = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'ssh-rsa',
-] as const;
-
-function isOpenSshPublicKey(s: string): boolean {
-  const m = /^([a-z0-9-]+) ([A-Za-z0-9+/]+={0,2})$/.exec(s);
-  if (!m || !(HOST_KEY_TYPES as readonly string[]).includes(m[1])) return false;
-  const [, type, base64] = m;
-  const blob = Buffer.from(base64, 'base64');
-  // Canonical base64 only, and the blob must start with its own key type (RFC 4253 §6.6):
-  // a line whose two halves disagree is a copy-and-paste accident.
-  if (blob.toString('base64') !== base64 || blob.length < 4) return false;
-  const typeLength = blob.readUInt32BE(0);
-  return blob.length > 4 + typeLength && blob.subarray(4, 4 + typeLength).toString('latin1') === type;
-}
-
-export const openSshPublicKey = text(
-  `the host's public key line "<type> <base64>" from /etc/ssh/ssh_host_*_key.pub without the comment, ` +
-    `type one of ${HOST_KEY_TYPES.join(', ')}`,
-  isOpenSshPublicKey,
-);
-
-const PRIVATE_KEY_BLOCK =
-  /^-----BEGIN ((?:OPENSSH |RSA |EC |DSA |ENCRYPTED )?)PRIVATE KEY-----\r?\n([\s\S]+?)\r?\n-----END \1PRIVATE KEY-----\s*$/;
-const PRIVATE_KEY_LINE = /^(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z-]+: [ -~]+|)$/;
-
-export const openSshPrivateKey = text(
-  'an OpenSSH or PEM private key block (-----BEGIN OPENSSH PRIVATE KEY----- ... -----END OPENSSH PRIVATE KEY-----)',
-  (s) => {
-    const m = PRIVATE_KEY_BLOCK.exec(s);
-    return m !== null && m[2].split(/\r?\n/).every((line) => PRIVATE_KEY_LINE.test(line));
-  },
-);
-
-export const interfaceName = text(
-  'a network interface name like eth0: letters, digits, "_", "." and "-", at most 15 characters, not starting with "-"',
-  (s) => /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,14}$/.test(s) && s !== '.' && s !== '..',
-);
-
-export const interfaceLabel = text(
-  'an address label "<interface>:<label>" like eth0:1: letters, digits, "_", "." and "-", at most 15 characters in all',
-  (s) => s.length <= 15 && /^[A-Za-z0-9_.][A-Za-z0-9_.-]*:[A-Za-z0-9_.-]+$/.test(s),
-);
-
-export const absolutePath = text(
-  'an absolute, normalised path other than "/": names of letters, digits, ".", "_" and "-" separated by single "/", ' +
-    'no "." or ".." names, no trailing "/"',
-  (s) =>
-    s.startsWith('/') &&
-    s.length <= 4096 &&
-    s
-      .slice(1)
-      .split('/')
-      .every((name) => /^[A-Za-z0-9._-]+$/.test(name) && name !== '.' && name !== '..'),
-);
-
-export const databaseName = text(
-  'a PostgreSQL database name: lowercase letters, digits and "_", not starting with a digit, at most 63 characters',
-  (s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s),
-);
-
-const CRON_FIELDS = [
-  { min: 0, max: 59 }, // minute
-  { min: 0, max: 23 }, // hour
-  { min: 1, max: 31 }, // day of month
-  { min: 1, max: 12 }, // month
-  { min: 0, max: 7 }, // day of week (0 and 7 are Sunday)
-];
-
-function isCronField(field: string, min: number, max: number): boolean {
-  return field.split(',').every((item) => {
-    const m = /^(?:(\*)|([0-9]{1,2})(?:-([0-9]{1,2}))?)(?:\/([0-9]{1,2}))?$/.exec(item);
-    if (!m) return false;
-    const [, star, low, high, step] = m;
-    const inRange = (n: string | undefined) => n === undefined || (Number(n) >= min && Number(n) <= max);
-    return (
-      inRange(low) &&
-      inRange(high) &&
-      (high === undefined || Number(low) <= Number(high)) &&
-      // A step applies to "*" or a range, and must move forward.
-      (step === undefined || ((star !== undefined || high !== undefined) && Number(step) >= 1 && Number(step) <= max))
-    );
-  });
-}
-
-export const cronSchedule = text(
-  'a cron schedule of five fields separated by single spaces (minute 0-59, hour 0-23, day of month 1-31, ' +
-    'month 1-12, day of week 0-7), each "*", a number, a range a-b, a step */n or a-b/n, or a comma list of those',
-  (s) => {
-    const fields = s.split(' ');
-    return fields.length === 5 && fields.every((f, i) => isCronField(f, CRON_FIELDS[i].min, CRON_FIELDS[i].max));
-  },
-);
+export const {
+  status,
+  port,
+  prefixLength,
+  ipv4Address,
+  hostnameOrIp,
+  hostName,
+  unixUser,
+  HOST_KEY_TYPES,
+  openSshPublicKey,
+  openSshPrivateKey,
+  interfaceName,
+  interfaceLabel,
+  absolutePath,
+  databaseName,
+  cronSchedule,
+} = grammar(z);

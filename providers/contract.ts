@@ -2,10 +2,9 @@
 // exactly the properties forcing a replacement. Only functions live here (no zod objects at module
 // level): providers are serialized into the state as code, and functions serialize as text.
 import * as pulumi from '@pulumi/pulumi';
-import type { z as zod, ZodRawShape } from 'zod';
+import type { ZodRawShape } from 'zod';
+import { grammar, Grammar, Zod } from '../model/grammar';
 import type { SshTarget } from './ssh';
-
-type Zod = typeof zod;
 
 /** The inputs that say how to reach the host; `privateKey` is a secret input. */
 export interface ConnectionInputs {
@@ -17,18 +16,15 @@ export interface ConnectionInputs {
   privateKey: string;
 }
 
-/** The provider-side schema of the connection inputs; same rules as the stack config's machines. */
-export function connectionShape(z: Zod) {
+/** The connection inputs, in the stack config's own grammar for machines. */
+export function connectionShape(g: Grammar) {
   return {
-    host: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'a host name of lowercase letters, digits and hyphens'),
-    address: z.string().regex(/^(?:\d{1,3}(?:\.\d{1,3}){3}|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)$/,
-      'an IPv4 address or DNS name'),
-    sshPort: z.number().int().min(1).max(65535),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a Unix user name'),
-    hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}$/,
-      'an OpenSSH public key line "<type> <base64>"'),
-    privateKey: z.string().regex(/^-----BEGIN [A-Z ]*PRIVATE KEY-----\n[\s\S]+\n-----END [A-Z ]*PRIVATE KEY-----\n?$/,
-      'an OpenSSH private key'),
+    host: g.hostName,
+    address: g.hostnameOrIp,
+    sshPort: g.port,
+    user: g.unixUser,
+    hostKey: g.openSshPublicKey,
+    privateKey: g.openSshPrivateKey,
   };
 }
 
@@ -56,14 +52,15 @@ export function targetOf(inputs: ConnectionInputs): SshTarget {
 }
 
 /**
- * `check` for a provider whose inputs are the connection plus `shape(z)`: every failure is reported
- * per property, and the private key is never echoed.
+ * `check` for a provider whose inputs are the connection plus `shape(z, grammar)`: every failure is
+ * reported per property, and the private key is never echoed.
  */
-export function checkInputs<T>(shape: (z: Zod) => ZodRawShape, news: T): pulumi.dynamic.CheckResult<T> {
+export function checkInputs<T>(shape: (z: Zod, g: Grammar) => ZodRawShape, news: T): pulumi.dynamic.CheckResult<T> {
   const { z } = require('zod') as typeof import('zod');
+  const g = grammar(z);
   // The engine's own input: the serialized provider, which must travel on untouched.
   const { __provider, ...inputs } = news as Record<string, unknown>;
-  const parsed = z.object({ ...connectionShape(z), ...shape(z) }).strict().safeParse(inputs);
+  const parsed = z.object({ ...connectionShape(g), ...shape(z, g) }).strict().safeParse(inputs);
   if (parsed.success) return { inputs: { ...parsed.data, __provider } as T, failures: [] };
   return {
     failures: parsed.error.issues.map((issue) => {

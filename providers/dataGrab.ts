@@ -78,19 +78,18 @@ export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.Resou
   };
   return {
     async check(_olds: DataGrabInputs, news: DataGrabInputs) {
-      return checkInputs((z) => {
-        const { privateKey: _, ...sourceShape } = connectionShape(z);
-        const path = z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path');
+      return checkInputs((z, g) => {
+        const { privateKey: _, ...sourceShape } = connectionShape(g);
         return {
           source: z.object(sourceShape).strict(),
           reason: z.string().min(1),
           mandatory: z.boolean(),
-          database: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a database name'),
-          dumpDir: path,
-          sounzRsyncPort: z.number().int().min(1).max(65535),
-          apolloRsyncPort: z.number().int().min(1).max(65535),
-          modules: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an rsync module name'), path),
-          indexDir: path,
+          database: g.databaseName,
+          dumpDir: g.absolutePath,
+          sounzRsyncPort: g.port,
+          apolloRsyncPort: g.port,
+          modules: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an rsync module name'), g.absolutePath),
+          indexDir: g.absolutePath,
         };
       }, news);
     },

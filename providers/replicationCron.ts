@@ -1,7 +1,7 @@
 // ReplicationCron: the file in /etc/cron.d that a host's role needs — the nightly database dump on
 // the replication source, the nightly pull-and-restore on the receiver — and no file where the role
 // needs none (down, production_alone). cron runs each line through a shell, so every value in it is
-// validated in `check` to a form a shell reads literally.
+// validated in `check`, in the stack config's grammar, to a form a shell reads literally.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script } from './ssh';
@@ -34,22 +34,7 @@ export function renderCronFile(inputs: ReplicationCronInputs): string {
   ].join('\n');
 }
 
-// One cron field: *, a number, a range, a list of those, each with an optional /step.
-const FIELD = String.raw`(\*|\d{1,2}(-\d{1,2})?)(\/\d{1,2})?(,(\*|\d{1,2}(-\d{1,2})?)(\/\d{1,2})?)*`;
-const RANGES: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-
-/** A valid five-field schedule: grammar and every number within its field's range. */
-export function validCronSchedule(schedule: string): boolean {
-  const fields = schedule.split(' ');
-  return fields.length === 5 && fields.every((field, i) => new RegExp(`^${FIELD}$`).test(field) &&
-    field.split(/[,/-]/).filter((n) => n !== '*').every((n, j, all) => {
-      const value = Number(n);
-      const isStep = field.includes('/') && j === all.length - 1 && field.endsWith(`/${n}`);
-      return isStep ? value >= 1 : value >= RANGES[i][0] && value <= RANGES[i][1];
-    }));
-}
-
-// $1 file; the wanted content on stdin, or no stdin and $2 = absent. Atomic like the status file.
+// $1 file; the wanted content on stdin. Written atomically, like the status file.
 const WRITE = `set -eu
 file=$1
 tmp=$(mktemp "/etc/cron.d/.sounz.XXXXXX")
@@ -69,11 +54,11 @@ export function replicationCronProvider(run: Runner = runOverSsh): pulumi.dynami
   };
   return {
     async check(_olds: ReplicationCronInputs, news: ReplicationCronInputs) {
-      return checkInputs((z) => ({
+      return checkInputs((z, g) => ({
         jobs: z.array(z.enum(['dump', 'pull-and-restore'])).max(2),
-        schedule: z.string().refine(validCronSchedule, 'five cron fields (numbers, *, ranges, lists, steps)'),
-        source: z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/, 'an address'),
-        command: z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path').default('/usr/local/sbin/sounz-replicate'),
+        schedule: g.cronSchedule,
+        source: g.hostnameOrIp,
+        command: g.absolutePath.default('/usr/local/sbin/sounz-replicate'),
         // cron ignores files in /etc/cron.d whose names contain dots.
         file: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a cron.d file name (letters, digits, _ and -)').default('sounz-replication'),
       }), news);

@@ -90,14 +90,12 @@ export function rsyncDaemonProvider(run: Runner = runOverSsh): pulumi.dynamic.Re
   };
   return {
     async check(_olds: RsyncDaemonInputs, news: RsyncDaemonInputs) {
-      return checkInputs((z) => ({
+      return checkInputs((z, g) => ({
         name: z.enum(['apollo', 'sounz']),
-        port: z.number().int().min(1).max(65535),
-        modules: z.record(
-          z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'an rsync module name'),
-          z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path'),
-        ).refine((modules) => Object.keys(modules).length > 0, 'at least one module'),
-        allowFrom: z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$/, 'an address'),
+        port: g.port,
+        modules: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an rsync module name'), g.absolutePath)
+          .refine((modules) => Object.keys(modules).length > 0, 'at least one module'),
+        allowFrom: g.hostnameOrIp,
         running: z.boolean(),
       }), news);
     },

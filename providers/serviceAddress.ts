@@ -53,12 +53,11 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
   };
   return {
     async check(_olds: ServiceAddressInputs, news: ServiceAddressInputs) {
-      return checkInputs((z) => ({
-        ip: z.string().regex(/^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/, 'an IPv4 address'),
-        prefixLength: z.number().int().min(8).max(32),
-        interface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, 'an interface name'),
-        label: z.string().regex(/^[a-zA-Z0-9_.-]{1,13}:[a-zA-Z0-9_.-]{1,13}$/, 'an alias label like eth0:1')
-          .refine((label) => label.length <= 15, 'at most 15 characters'),
+      return checkInputs((z, g) => ({
+        ip: g.ipv4Address,
+        prefixLength: g.prefixLength,
+        interface: g.interfaceName,
+        label: g.interfaceLabel,
         present: z.boolean(),
       }), news);
     },

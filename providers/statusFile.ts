@@ -2,7 +2,7 @@
 // atomically (temp file in the same folder, then rename) so a reader never sees half a value;
 // each change is appended to the general log with time and old -> new.
 import * as pulumi from '@pulumi/pulumi';
-import { STATUSES, Status } from '../model/statuses';
+import { Status } from '../model/statuses';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script } from './ssh';
 
@@ -37,10 +37,10 @@ export function statusFileProvider(run: Runner = runOverSsh): pulumi.dynamic.Res
     (await run(targetOf(inputs), script(WRITE, inputs.path, inputs.status, inputs.logPath))).stdout.trim();
   return {
     async check(_olds: StatusFileInputs, news: StatusFileInputs) {
-      return checkInputs((z) => ({
-        status: z.enum(STATUSES),
-        path: z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path').default('/etc/sounz/sounz.status'),
-        logPath: z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'an absolute path').default('/var/log/sounz/sounz-general.log'),
+      return checkInputs((_z, g) => ({
+        status: g.status,
+        path: g.absolutePath.default('/etc/sounz/sounz.status'),
+        logPath: g.absolutePath.default('/var/log/sounz/sounz-general.log'),
       }), news);
     },
     async diff(_id: string, olds: StatusFileOutputs, news: StatusFileInputs) {

@@ -186,7 +186,8 @@ describe('ReplicationCron', () => {
     await set('cronSchedule', '61 2 * * *');
     try {
       const failure = await engine.preview().then(() => undefined, (e: PulumiError) => e);
-      expect(failure?.message).toContain('schedule: five cron fields (numbers, *, ranges, lists, steps), got "61 2 * * *"');
+      expect(failure?.message).toContain('schedule: a cron schedule of five fields separated by single spaces (minute 0-59,');
+      expect(failure?.message).toContain(', got "61 2 * * *"');
     } finally {
       await unset('cronJobs');
       await unset('cronSchedule');
