@@ -4,6 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { HostConfig, StackConfig } from '../model/config';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
 import { ReplicationCron } from '../providers/replicationCron';
+import { ReplicationSettings } from '../providers/replicationScript';
 import { RsyncDaemon } from '../providers/rsyncDaemon';
 import { StatusFile } from '../providers/statusFile';
 
@@ -30,6 +31,17 @@ export function hostArgs(machine: HostConfig, privateKey: pulumi.Input<string>) 
 export function sounzModules(replication: StackConfig['replication']): Record<string, string> {
   // /usr/share/sounz -> usr-share-sounz
   return Object.fromEntries([...replication.dataDirs, replication.dumpDir].map((dir) => [dir.slice(1).replace(/\//g, '-'), dir]));
+}
+
+/** What sounz-replicate needs to know, on either side of the replication. */
+export function replicationSettings(config: StackConfig): ReplicationSettings {
+  const { database, dumpDir, indexDir } = config.replication;
+  return {
+    database, dumpDir, indexDir,
+    sounzRsyncPort: config.ports.sounzRsync,
+    apolloRsyncPort: config.ports.apolloRsync,
+    modules: sounzModules(config.replication),
+  };
 }
 
 export class SounzHost extends pulumi.ComponentResource {

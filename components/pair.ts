@@ -2,6 +2,8 @@
 // one host before the other claims it (never on two hosts), and the final data grab in between,
 // after the old production stopped serving and before the new one starts. A host the plan leaves
 // untouched (declared down, unreachable) gets no resource and so no connection at all.
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
 import { Pair, pairText } from '../model/pairs';
@@ -9,7 +11,8 @@ import { Host, otherHost, roleOf } from '../model/statuses';
 import { SwitchPlan } from '../model/transitions';
 import { DataGrab } from '../providers/dataGrab';
 import { ServiceAddress } from '../providers/serviceAddress';
-import { hostArgs, SounzHost, sounzModules } from './host';
+import { ReplicationScript } from '../providers/replicationScript';
+import { hostArgs, replicationSettings, SounzHost } from './host';
 
 export interface SounzPairArgs {
   config: StackConfig;
@@ -43,20 +46,19 @@ export class SounzPair extends pulumi.ComponentResource {
     const partner = otherHost(server);
     const released = contacted(partner) ? [serviceAddress(partner, [])] : [];
 
+    // Both sides of a grab need the replication command; so do the nightly cron jobs.
+    const replicateScript = readFileSync(join(__dirname, '..', 'replication', 'sounz-replicate'), 'utf8');
+    const scripts = ([server, partner] as Host[]).filter(contacted).map((h) => new ReplicationScript(
+      `${config[h].name}-replication-script`,
+      { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, keep));
+
     const grab = plan.dataGrab;
-    const { replication, ports } = config;
     this.dataGrab = grab && new DataGrab(`${name}-data-grab`, {
       ...hostArgs(config[grab.to], privateKey),
       source: hostArgs(config[grab.from], privateKey).connection,
       reason: `${plan.procedure}: ${previous ? pairText(previous) : 'first deployment'} -> ${pairText(next)}`,
       mandatory: grab.mandatory,
-      database: replication.database,
-      dumpDir: replication.dumpDir,
-      sounzRsyncPort: ports.sounzRsync,
-      apolloRsyncPort: ports.apolloRsync,
-      modules: sounzModules(replication),
-      indexDir: replication.indexDir,
-    }, { ...keep, dependsOn: released });
+    }, { ...keep, dependsOn: [...released, ...scripts] });
     const grabbed = this.dataGrab ? [this.dataGrab] : [];
     const claimed = serviceAddress(server, [...released, ...grabbed]);
 

@@ -4,6 +4,7 @@
 // validated in `check`, in the stack config's grammar, to a form a shell reads literally.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { REPLICATE_COMMAND } from './replicationScript';
 import { Runner, runOverSsh, script } from './ssh';
 
 export type ReplicationJob = 'dump' | 'pull-and-restore';
@@ -15,7 +16,7 @@ export interface ReplicationCronInputs extends ConnectionInputs {
   schedule: string;
   /** The host the receiver pulls from. */
   source: string;
-  /** The replication command the jobs run (installed by the replication scripts). */
+  /** The replication command the jobs run (installed by ReplicationScript). */
   command: string;
   file: string;
 }
@@ -58,7 +59,7 @@ export function replicationCronProvider(run: Runner = runOverSsh): pulumi.dynami
         jobs: z.array(z.enum(['dump', 'pull-and-restore'])).max(2),
         schedule: g.cronSchedule,
         source: g.hostnameOrIp,
-        command: g.absolutePath.default('/usr/local/sbin/sounz-replicate'),
+        command: g.absolutePath.default(REPLICATE_COMMAND),
         // cron ignores files in /etc/cron.d whose names contain dots.
         file: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a cron.d file name (letters, digits, _ and -)').default('sounz-replication'),
       }), news);

@@ -151,7 +151,7 @@ describe('ReplicationCron', () => {
   test('create writes the cron file of the role', async () => {
     await set('cronJobs', '["dump"]');
     await engine.up('cron: create');
-    expect(await onSlayer('cat', file)).toContain('30 2 * * * root /usr/local/sbin/sounz-replicate dump >>/var/log/sounz/sounz-general.log 2>&1\n');
+    expect(await onSlayer('cat', file)).toContain('30 2 * * * root /usr/share/sounz/scripts/dr/sounz-replicate dump >>/var/log/sounz/sounz-general.log 2>&1\n');
     await expectNoChanges();
   });
 
@@ -159,7 +159,7 @@ describe('ReplicationCron', () => {
     await set('cronSchedule', '15 3 * * 1-5');
     expect((await engine.preview()).stdout).toMatch(change('schedule', '30 2 * * *', '15 3 * * 1-5'));
     await engine.up('cron: update');
-    expect(await onSlayer('cat', file)).toContain('15 3 * * 1-5 root /usr/local/sbin/sounz-replicate dump');
+    expect(await onSlayer('cat', file)).toContain('15 3 * * 1-5 root /usr/share/sounz/scripts/dr/sounz-replicate dump');
   });
 
   test('a hand edit is found by refresh and repaired by up', async () => {
@@ -175,7 +175,7 @@ describe('ReplicationCron', () => {
     expect(await onSlayer('ls', '/etc/cron.d')).not.toContain('sounz-replication');
     await set('cronJobs', '["pull-and-restore"]');
     await engine.up('cron: standby job');
-    expect(await onSlayer('cat', file)).toContain('root /usr/local/sbin/sounz-replicate pull-and-restore 198.51.100.11');
+    expect(await onSlayer('cat', file)).toContain('root /usr/share/sounz/scripts/dr/sounz-replicate pull-and-restore 198.51.100.11');
     await unset('cronJobs');
     await engine.up('cron: delete');
     expect(await onSlayer('ls', '/etc/cron.d')).not.toContain('sounz-replication');

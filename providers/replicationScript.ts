@@ -1,0 +1,103 @@
+// ReplicationScript: the replication command (replication/sounz-replicate, in the runbook's
+// /usr/share/sounz/scripts/dr) and its settings file on a host. The cron jobs and the final data
+// grab run it. Its text is an input, so a new version of the script is a visible diff and an update.
+import * as pulumi from '@pulumi/pulumi';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { Runner, runOverSsh, script } from './ssh';
+
+export const REPLICATE_COMMAND = '/usr/share/sounz/scripts/dr/sounz-replicate';
+const SETTINGS = '/etc/sounz/replication.conf';
+
+export interface ReplicationSettings {
+  database: string;
+  dumpDir: string;
+  indexDir: string;
+  sounzRsyncPort: number;
+  apolloRsyncPort: number;
+  /** SOUNZ rsync module -> path: the data areas and the dump folder. */
+  modules: Record<string, string>;
+}
+
+export interface ReplicationScriptInputs extends ConnectionInputs, ReplicationSettings {
+  script: string;
+}
+
+/** The settings as shell assignments: every value passed the config grammar, so none needs quoting. */
+export function renderSettings(settings: ReplicationSettings): string {
+  const modules = Object.entries(settings.modules).map(([module, path]) => `${module}=${path}`).join(' ');
+  return [
+    '# Managed by Pulumi (sounz-standby); edits are overwritten.',
+    `DATABASE=${settings.database}`,
+    `DUMP_DIR=${settings.dumpDir}`,
+    `INDEX_DIR=${settings.indexDir}`,
+    `SOUNZ_RSYNC_PORT=${settings.sounzRsyncPort}`,
+    `APOLLO_RSYNC_PORT=${settings.apolloRsyncPort}`,
+    `MODULES="${modules}"`,
+    'STAMP=/etc/sounz/last-replication',
+    '',
+  ].join('\n');
+}
+
+// $1 path, $2 mode; the content on stdin. Atomic, and a no-op when the file already says it.
+const INSTALL = `set -eu
+mkdir -p "$(dirname "$1")"
+tmp=$(mktemp "$1.XXXXXX")
+cat >"$tmp"
+if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else chmod "$2" "$tmp"; mv -f "$tmp" "$1"; fi`;
+
+const SAME = `tmp=$(mktemp); cat >"$tmp"; if cmp -s "$tmp" "$1"; then echo same; else echo differs; fi; rm -f "$tmp"`;
+
+export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
+  const install = async (inputs: ReplicationScriptInputs) => {
+    const target = targetOf(inputs);
+    await run(target, script(INSTALL, SETTINGS, '0644'), { stdin: renderSettings(inputs) });
+    await run(target, script(INSTALL, REPLICATE_COMMAND, '0755'), { stdin: inputs.script });
+  };
+  return {
+    async check(_olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {
+      return checkInputs((z, g) => ({
+        script: z.string().startsWith('#!/bin/sh\n'),
+        database: g.databaseName,
+        dumpDir: g.absolutePath,
+        indexDir: g.absolutePath,
+        sounzRsyncPort: g.port,
+        apolloRsyncPort: g.port,
+        modules: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an rsync module name'), g.absolutePath),
+      }), news);
+    },
+    async diff(_id: string, olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {
+      return diffInputs(olds, news);
+    },
+    async create(inputs: ReplicationScriptInputs) {
+      await install(inputs);
+      return { id: `${inputs.host}:${REPLICATE_COMMAND}`, outs: inputs };
+    },
+    async read(id: string, props: ReplicationScriptInputs) {
+      const target = targetOf(props);
+      const same = async (path: string, content: string) =>
+        (await run(target, script(SAME, path), { stdin: content })).stdout.trim() === 'same';
+      // Drift in either file shows as a changed script, which the next up installs again.
+      const ours = await same(REPLICATE_COMMAND, props.script) && await same(SETTINGS, renderSettings(props));
+      return { id, props: ours ? props : { ...props, script: '(edited by hand)' } };
+    },
+    async update(_id: string, _olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {
+      await install(news);
+      return { outs: news };
+    },
+    async delete(_id: string, props: ReplicationScriptInputs) {
+      await run(targetOf(props), ['rm', '-f', REPLICATE_COMMAND, SETTINGS]);
+    },
+  };
+}
+
+export interface ReplicationScriptArgs extends HostArgs {
+  script: pulumi.Input<string>;
+  settings: ReplicationSettings;
+}
+
+export class ReplicationScript extends pulumi.dynamic.Resource {
+  constructor(name: string, args: ReplicationScriptArgs, opts?: pulumi.CustomResourceOptions) {
+    super(replicationScriptProvider(), name, { ...connectionProps(args), script: args.script, ...args.settings },
+      { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
+  }
+}
