@@ -32,5 +32,9 @@ export = async () => {
     untouched: plan.untouched.map(name),
     steps: plan.steps.map(describeStep),
     dataGrab: pair.dataGrab?.outcome ?? null,
+    checks: pair.checks.results,
+    serviceIpHeldBy: pair.checks.results.apply((r) => (r['service IP on this host'] === 'ok' ? name(plan.to) : null)),
+    // What an EMERGENCY switch now would lose: everything written on the server since this.
+    lastReplication: pair.checks.lastReplication,
   };
 };

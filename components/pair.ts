@@ -12,6 +12,7 @@ import { SwitchPlan } from '../model/transitions';
 import { DataGrab } from '../providers/dataGrab';
 import { ServiceAddress } from '../providers/serviceAddress';
 import { ReplicationScript } from '../providers/replicationScript';
+import { ServiceChecks } from '../providers/serviceChecks';
 import { hostArgs, replicationSettings, SounzHost } from './host';
 
 export interface SounzPairArgs {
@@ -26,6 +27,7 @@ export interface SounzPairArgs {
 export class SounzPair extends pulumi.ComponentResource {
   readonly hosts: Partial<Record<Host, SounzHost>> = {};
   readonly dataGrab: DataGrab | undefined;
+  readonly checks: ServiceChecks;
 
   constructor(name: string, args: SounzPairArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Pair', name, {}, opts);
@@ -52,11 +54,12 @@ export class SounzPair extends pulumi.ComponentResource {
       `${config[h].name}-replication-script`,
       { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, keep));
 
+    const reason = `${plan.procedure}: ${previous ? pairText(previous) : 'first deployment'} -> ${pairText(next)}`;
     const grab = plan.dataGrab;
     this.dataGrab = grab && new DataGrab(`${name}-data-grab`, {
       ...hostArgs(config[grab.to], privateKey),
       source: hostArgs(config[grab.from], privateKey).connection,
-      reason: `${plan.procedure}: ${previous ? pairText(previous) : 'first deployment'} -> ${pairText(next)}`,
+      reason,
       mandatory: grab.mandatory,
     }, { ...keep, dependsOn: [...released, ...scripts] });
     const grabbed = this.dataGrab ? [this.dataGrab] : [];
@@ -66,8 +69,23 @@ export class SounzPair extends pulumi.ComponentResource {
       machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], after,
     }, { parent: this }));
     // The partner keeps its old role (and its rsync daemons) until the grab has pulled from them.
-    if (contacted(partner)) host(partner, [...released, ...grabbed]);
-    host(server, [claimed]);
+    const partnerHost = contacted(partner) ? [host(partner, [...released, ...grabbed])] : [];
+    const serverHost = host(server, [claimed]);
+
+    // The runbook's checks, once both hosts have their new roles.
+    const { ports } = config;
+    const hasStandby = contacted(partner) && next[partner] !== 'down';
+    this.checks = new ServiceChecks(`${name}-checks`, {
+      ...hostArgs(config[server], privateKey),
+      reason: pairText(next),
+      serviceIp: config.serviceIp,
+      websitePort: ports.website,
+      apolloPort: ports.apollo,
+      mongrelPorts: ports.mongrels,
+      rsyncPorts: [ports.apolloRsync, ports.sounzRsync],
+      database: config.replication.database,
+      replicaHost: hostArgs(config[hasStandby ? partner : server], privateKey).connection,
+    }, { ...keep, dependsOn: [serverHost, ...partnerHost] });
     this.registerOutputs({});
   }
 }

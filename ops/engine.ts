@@ -33,6 +33,8 @@ export interface EngineOptions {
   backendDir?: string;
   /** Passphrase of the stack's secrets; a random one when omitted. Never written to the repo. */
   passphrase?: string;
+  /** Use the backend and passphrase of the environment (an operator's own stack) instead. */
+  ambient?: boolean;
 }
 
 export class Engine {
@@ -45,22 +47,31 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.projectDir = options.projectDir;
     this.stack = options.stack;
-    this.ownsBackend = options.backendDir === undefined;
-    this.backendDir = options.backendDir ?? mkdtempSync(join(tmpdir(), 'sounz-backend-'));
+    this.ownsBackend = !options.ambient && options.backendDir === undefined;
+    this.backendDir = options.backendDir ?? (this.ownsBackend ? mkdtempSync(join(tmpdir(), 'sounz-backend-')) : '');
     this.env = {
       ...process.env,
-      PULUMI_BACKEND_URL: `file://${this.backendDir}`,
-      PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? randomBytes(24).toString('base64'),
       PULUMI_SKIP_UPDATE_CHECK: 'true',
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
+      ...(options.ambient ? {} : {
+        PULUMI_BACKEND_URL: `file://${this.backendDir}`,
+        PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? randomBytes(24).toString('base64'),
+      }),
     };
   }
 
   /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
-  async run(args: string[], options: { stdin?: string; allowFailure?: boolean } = {}): Promise<EngineResult> {
+  /** The environment the CLI runs with (backend and passphrase included), for a command of one's own. */
+  get environment(): NodeJS.ProcessEnv {
+    return this.env;
+  }
+
+  async run(args: string[], options: { stdin?: string; allowFailure?: boolean; signal?: AbortSignal } = {}): Promise<EngineResult> {
     const fullArgs = [...args, '--stack', this.stack, '--non-interactive'];
     const result = await new Promise<EngineResult>((resolve) => {
-      const child = execFile('pulumi', fullArgs, { cwd: this.projectDir, env: this.env, maxBuffer: 64 << 20 },
+      const child = execFile('pulumi', fullArgs, {
+        cwd: this.projectDir, env: this.env, maxBuffer: 64 << 20, signal: options.signal, killSignal: 'SIGKILL',
+      },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
           resolve({ code, stdout, stderr });
@@ -81,8 +92,8 @@ export class Engine {
     await this.run(['config', 'set', ...flags, key], { stdin: value });
   }
 
-  up(message: string, extra: string[] = []): Promise<EngineResult> {
-    return this.run(['up', '--yes', '--skip-preview', '--message', message, ...extra]);
+  up(message: string, options: { signal?: AbortSignal } = {}): Promise<EngineResult> {
+    return this.run(['up', '--yes', '--skip-preview', '--message', message], options);
   }
 
   preview(extra: string[] = []): Promise<EngineResult> {

@@ -1,40 +1,61 @@
 // The runbook's procedures as config changes plus `pulumi up`, through the real engine on the
-// sandbox: NORMAL -> slayer dies -> EMERGENCY -> slayer repaired -> RECOVERY -> back to NORMAL.
+// sandbox: NORMAL -> slayer dies -> EMERGENCY -> slayer repaired -> RECOVERY (by the operator
+// command) -> back to NORMAL; then a failing post-switch check, an interrupted up, and EMERGENCY
+// with slayer still alive. A poller at the vantage point watches the service IP throughout.
+import { execFile } from 'child_process';
+import { join } from 'path';
+import { promisify } from 'util';
 import * as sandbox from '../../sandbox';
 import { Engine, PulumiError } from '../../ops/engine';
 import { sandboxStack, setPair } from '../../ops/sandboxStack';
+import { VantagePoller } from './vantagePoller';
 
 jest.setTimeout(600_000);
 
+const NORMAL = { primary: 'production', secondary: 'standby' };
+const RECOVERY = { primary: 'production_as_standby', secondary: 'standby_as_production' };
+const PRIMARY_DOWN = { primary: 'down', secondary: 'production_alone' };
+
 let info: sandbox.SandboxInfo;
 let engine: Engine;
+let poller: VantagePoller;
 
 const statusOf = async (host: sandbox.HostName) => (await sandbox.execOn(host, ['cat', '/etc/sounz/sounz.status'])).stdout.trim();
 const sql = async (host: sandbox.HostName, query: string) =>
   (await sandbox.execOn(host, ['runuser', '-u', 'postgres', '--', 'psql', '-qtA', '-d', 'sounz', '-c', query])).stdout.trim();
 const servedBy = async () => (await sandbox.httpFromVantage(info.serviceIp))?.split(' ')[0] ?? null;
+const holdsServiceIp = async (host: sandbox.HostName) =>
+  (await sandbox.execOn(host, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`inet ${info.serviceIp}/`);
+const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: PulumiError) => e);
 
 beforeAll(async () => {
   info = await sandbox.up();
   engine = await sandboxStack(info, 'switching-test');
+  poller = new VantagePoller(info.serviceIp);
 });
 afterAll(async () => {
   await engine.dispose({ destroy: false });
   await sandbox.down();
 });
 
-test('NORMAL: slayer serves, megadeth is its standby', async () => {
+test('NORMAL: slayer serves, megadeth is its standby, the checks pass', async () => {
   await engine.up('NORMAL: first deployment');
   expect(await servedBy()).toBe('slayer');
   expect(await sandbox.arpFromVantage(info.serviceIp)).toEqual([info.hosts.slayer.mac]);
   expect([await statusOf('slayer'), await statusOf('megadeth')]).toEqual(['production', 'standby']);
-  expect(await engine.outputs()).toMatchObject({ serving: 'slayer', standby: 'megadeth', procedure: 'NORMAL' });
+  const outputs = await engine.outputs();
+  expect(outputs).toMatchObject({ serving: 'slayer', standby: 'megadeth', procedure: 'NORMAL', serviceIpHeldBy: 'slayer' });
+  expect(Object.values(outputs.checks as Record<string, string>).every((outcome) => outcome === 'ok')).toBe(true);
+  expect(Object.keys(outputs.checks as object)).toEqual(expect.arrayContaining([
+    'website answers on 198.51.100.100:80', 'Apollo listens on 8983', 'mongrel on 8001',
+    'PostgreSQL database sounz over tcp', 'PostgreSQL database sounz over socket', 'rsync daemon on 18993',
+    'log /var/log/apollo/apollo.log']));
   await engine.run(['preview', '--expect-no-changes']);
 });
 
 test('EMERGENCY with slayer killed: megadeth serves and slayer is left untouched', async () => {
   await sandbox.kill('slayer');
-  await setPair(engine, { primary: 'down', secondary: 'production_alone' });
+  await setPair(engine, PRIMARY_DOWN);
   await engine.up('EMERGENCY: slayer died');
   expect(await servedBy()).toBe('megadeth');
   expect(await statusOf('megadeth')).toBe('production_alone');
@@ -43,18 +64,21 @@ test('EMERGENCY with slayer killed: megadeth serves and slayer is left untouched
 
 test('straight back to NORMAL from EMERGENCY is refused with the way through RECOVERY', async () => {
   await sandbox.revive('slayer');
-  await setPair(engine, { primary: 'production', secondary: 'standby' });
-  const failure = await engine.run(['preview']).then(() => undefined, (e: PulumiError) => e);
+  await setPair(engine, NORMAL);
+  const failure = await failureOf(engine.run(['preview']));
   expect(failure?.message).toContain('Refused: ');
   expect(failure?.message).toContain('production_as_standby');
   expect(await servedBy()).toBe('megadeth');
 });
 
-test('RECOVERY: repaired slayer becomes the standby of megadeth and catches up', async () => {
+test('RECOVERY by the operator command: repaired slayer becomes the standby of megadeth and catches up', async () => {
   await sandbox.execOn('megadeth', ['sh', '-c', 'echo written-during-emergency >/data/sounz/emergency.txt']);
-  await sql('megadeth', "create table if not exists orders (id int); insert into orders values (42)");
-  await setPair(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' });
-  await engine.up('RECOVERY: slayer repaired');
+  await sql('megadeth', 'create table if not exists orders (id int); insert into orders values (42)');
+  const { stdout } = await promisify(execFile)('bash',
+    [join(__dirname, '..', '..', 'scripts', 'switch.sh'), 'recovery', '--reason', 'slayer repaired', '--stack', engine.stack, '--yes'],
+    { env: engine.environment, maxBuffer: 16 << 20 });
+  // It showed the preview: slayer's status file comes back, with the RECOVERY status.
+  expect(stdout).toMatch(/\[urn=[^\]]*::slayer-status\][^]*?status +: "production_as_standby"/);
   expect(await servedBy()).toBe('megadeth');
   expect([await statusOf('slayer'), await statusOf('megadeth')]).toEqual(['production_as_standby', 'standby_as_production']);
   expect((await sandbox.execOn('slayer', ['cat', '/data/sounz/emergency.txt'])).stdout).toBe('written-during-emergency\n');
@@ -64,7 +88,7 @@ test('RECOVERY: repaired slayer becomes the standby of megadeth and catches up',
 test('back to NORMAL: what megadeth served is on slayer, and slayer serves again', async () => {
   await sandbox.execOn('megadeth', ['sh', '-c', 'echo written-in-recovery >/data/sounz/recovery.txt']);
   await sql('megadeth', 'insert into orders values (43)');
-  await setPair(engine, { primary: 'production', secondary: 'standby' });
+  await setPair(engine, NORMAL);
   await engine.up('back to NORMAL');
   expect(await servedBy()).toBe('slayer');
   expect(await sandbox.arpFromVantage(info.serviceIp)).toEqual([info.hosts.slayer.mac]);
@@ -73,7 +97,53 @@ test('back to NORMAL: what megadeth served is on slayer, and slayer serves again
   expect([await statusOf('slayer'), await statusOf('megadeth')]).toEqual(['production', 'standby']);
 });
 
-test('stack history reads as the audit trail, one entry per procedure', async () => {
-  const messages = (await engine.history()).filter((e) => e.kind === 'update').map((e) => e.message).reverse();
-  expect(messages).toEqual(['NORMAL: first deployment', 'EMERGENCY: slayer died', 'RECOVERY: slayer repaired', 'back to NORMAL']);
+test('a failing post-switch check fails up and names it; once mended, up converges', async () => {
+  await sandbox.execOn('megadeth', ['sh', '-c', 'kill "$(cat /run/sounz/mongrel.8001.pid)"']);
+  await setPair(engine, RECOVERY);
+  const failure = await failureOf(engine.up('planned switchover: megadeth serves'));
+  expect(failure?.message).toContain('megadeth: post-switch checks failed: check "mongrel on 8001": nothing listens on port 8001');
+  await sandbox.up();
+  await engine.up('planned switchover: mongrel mended');
+  expect(await servedBy()).toBe('megadeth');
+});
+
+test('an up killed in the middle of a switch converges when run again, the IP on exactly one host', async () => {
+  await setPair(engine, NORMAL);
+  const abort = new AbortController();
+  const interrupted = failureOf(engine.up('back to NORMAL: interrupted', { signal: abort.signal }));
+  // Kill the engine once megadeth has let the service IP go and before slayer claims it.
+  for (let i = 0; i < 300 && await holdsServiceIp('megadeth'); i++) await new Promise((r) => setTimeout(r, 50));
+  abort.abort();
+  expect(await interrupted).toBeInstanceOf(PulumiError);
+  await engine.run(['cancel', '--yes'], { allowFailure: true });
+  await engine.up('back to NORMAL: run again');
+  expect([await holdsServiceIp('slayer'), await holdsServiceIp('megadeth')]).toEqual([true, false]);
+  expect(await servedBy()).toBe('slayer');
+});
+
+test('EMERGENCY with slayer still alive: its data is grabbed first, it ends down without the IP', async () => {
+  await sandbox.execOn('slayer', ['sh', '-c', 'echo written-before-emergency >/data/sounz/late.txt']);
+  await setPair(engine, PRIMARY_DOWN);
+  await engine.up('EMERGENCY: slayer sick but answering');
+  expect(await servedBy()).toBe('megadeth');
+  expect(await statusOf('slayer')).toBe('down');
+  expect(await holdsServiceIp('slayer')).toBe(false);
+  expect((await sandbox.execOn('megadeth', ['cat', '/data/sounz/late.txt'])).stdout).toBe('written-before-emergency\n');
+  expect(await engine.outputs()).toMatchObject({ untouched: [], dataGrab: expect.stringMatching(/^grabbed from slayer at /) });
+});
+
+test('the vantage point never saw the service IP claimed by two hosts at once', async () => {
+  const samples = await poller.stop();
+  expect(samples.length).toBeGreaterThan(30);
+  expect(samples.filter((macs) => macs.length > 1)).toEqual([]);
+  // It did see both hosts serve in turn.
+  expect(new Set(samples.flat())).toEqual(new Set([info.hosts.slayer.mac, info.hosts.megadeth.mac].map((m) => m.toUpperCase())));
+});
+
+test('stack history reads as the audit trail, one entry per procedure with its message', async () => {
+  const history = (await engine.history()).filter((e) => e.kind === 'update').reverse();
+  expect(history.filter((e) => e.result === 'succeeded').map((e) => e.message)).toEqual([
+    'NORMAL: first deployment', 'EMERGENCY: slayer died', 'RECOVERY: slayer repaired', 'back to NORMAL',
+    'planned switchover: mongrel mended', 'back to NORMAL: run again', 'EMERGENCY: slayer sick but answering']);
+  expect(history.filter((e) => e.result === 'failed').map((e) => e.message)).toContain('planned switchover: megadeth serves');
 });

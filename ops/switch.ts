@@ -1,0 +1,70 @@
+// The operator's command for each runbook procedure (replacing the menus of switch-to-standby.sh and
+// switch-to-production.sh): set the statuses, show `pulumi preview --diff`, ask, then
+// `pulumi up --message "<PROCEDURE>: <reason>"` so that `pulumi stack history` is the audit trail.
+// It runs against the stack of the environment (PULUMI_BACKEND_URL, passphrase or secrets provider).
+//
+//   npm run switch -- emergency <dead host> --reason "..." [--stack NAME] [--yes]
+//   npm run switch -- recovery   --reason "..."     the repaired primary becomes the standby
+//   npm run switch -- switchover --reason "..."     planned: the secondary serves, the primary is its standby
+//   npm run switch -- normal     --reason "..."     back to NORMAL (or a repaired secondary back as standby)
+import { createInterface } from 'readline/promises';
+import { parseArgs } from 'util';
+import { Engine } from './engine';
+import { PROJECT_DIR, Pair, setPair } from './sandboxStack';
+
+const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
+
+/** The statuses a procedure declares; `names` are the stack's machine names, primary first. */
+export function pairFor(procedure: string, deadHost: string | undefined, names: [string, string]): Pair {
+  switch (procedure) {
+    case 'normal':
+      return { primary: 'production', secondary: 'standby' };
+    case 'recovery':
+    case 'switchover':
+      return { primary: 'production_as_standby', secondary: 'standby_as_production' };
+    case 'emergency':
+      if (deadHost === names[0]) return { primary: 'down', secondary: 'production_alone' };
+      if (deadHost === names[1]) return { primary: 'production_alone', secondary: 'down' };
+      throw new Error(`emergency needs the dead host: ${names.join(' or ')}\n${USAGE}`);
+    default:
+      throw new Error(USAGE);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { reason: { type: 'string' }, stack: { type: 'string' }, yes: { type: 'boolean', default: false } },
+  });
+  const [procedure, deadHost] = positionals;
+  if (!procedure || !values.reason) throw new Error(USAGE);
+  const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
+  const get = async (key: string) => (await engine.run(['config', 'get', key], { allowFailure: true })).stdout.trim();
+  const name = async (key: string) => (JSON.parse((await get(key)) || '{}') as { name?: string }).name ?? key;
+  const pair = pairFor(procedure, deadHost, [await name('sounz:primary'), await name('sounz:secondary')]);
+  const before: Pair = { primary: await get('sounz:primaryStatus'), secondary: await get('sounz:secondaryStatus') };
+
+  await setPair(engine, pair);
+  const preview = await engine.run(['preview', '--diff'], { allowFailure: true });
+  process.stdout.write(preview.stdout + preview.stderr);
+  let go = preview.code === 0 && values.yes;
+  if (preview.code === 0 && !values.yes) {
+    const prompt = createInterface({ input: process.stdin, output: process.stdout });
+    go = /^y(es)?$/i.test(await prompt.question(`Switch to ${pair.primary}/${pair.secondary} (${procedure})? [y/N] `));
+    prompt.close();
+  }
+  if (!go) {
+    // Leave the config as the stack last had it: a declined or refused switch changes nothing.
+    await setPair(engine, before);
+    throw new Error(preview.code === 0 ? 'not switched' : 'not switched: the preview was refused (above)');
+  }
+  const { stdout } = await engine.up(`${procedure.toUpperCase()}: ${values.reason}`);
+  process.stdout.write(stdout);
+}
+
+if (require.main === module) {
+  main().catch((error: Error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,31 @@
+// Watches the service IP from the sandbox's vantage point for as long as a test runs: each sample is
+// one ARP request, and the set of MAC addresses that answered it. Two MACs in one sample would be
+// the service IP claimed by two hosts at once.
+import { ChildProcess, spawn } from 'child_process';
+import { VANTAGE } from '../../sandbox';
+
+// -c 2 -w 1: one request, then wait a second for up to two replies, so a second holder is seen.
+const LOOP = `while :; do
+  macs=$(arping -c 2 -w 1 -I eth0 "$1" 2>/dev/null | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | sort -u | tr '\\n' ' ')
+  echo "sample $macs"
+done`;
+
+export class VantagePoller {
+  private readonly child: ChildProcess;
+  private output = '';
+
+  constructor(ip: string) {
+    // Its own process group, so that stop() ends exactly the processes it started.
+    this.child = spawn('ip', ['netns', 'exec', VANTAGE.netns, 'sh', '-c', LOOP, 'sh', ip], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    this.child.stdout!.on('data', (chunk: Buffer) => { this.output += chunk.toString(); });
+  }
+
+  /** Ends the poller and returns each sample's MAC addresses. */
+  async stop(): Promise<string[][]> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    process.kill(-this.child.pid!, 'SIGTERM');
+    await exited;
+    return this.output.split('\n').filter((line) => line.startsWith('sample'))
+      .map((line) => line.slice('sample'.length).trim().split(' ').filter(Boolean));
+  }
+}
