@@ -8,14 +8,18 @@ import { probe } from '../providers/ssh';
 
 const NAMESPACE = 'sounz:';
 
-/** The `sounz:` keys without namespace; objects and lists are stored as JSON text. */
-export function readStackConfig(): StackConfig {
+/** The stack config from `namespace:key` -> text entries: objects and lists are stored as JSON text. */
+export function stackConfigFrom(entries: Record<string, string>): StackConfig {
   const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+  for (const [key, value] of Object.entries(entries)) {
     if (!key.startsWith(NAMESPACE)) continue;
     raw[key.slice(NAMESPACE.length)] = /^[[{]/.test(value) ? JSON.parse(value) : value;
   }
   return parseStackConfig(raw);
+}
+
+export function readStackConfig(): StackConfig {
+  return stackConfigFrom(pulumi.runtime.allConfig());
 }
 
 /** The pair the last successful `up` of this very stack applied; undefined on the first one. */

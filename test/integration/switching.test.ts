@@ -75,7 +75,7 @@ test('RECOVERY by the operator command: repaired slayer becomes the standby of m
   await sandbox.execOn('megadeth', ['sh', '-c', 'echo written-during-emergency >/data/sounz/emergency.txt']);
   await sql('megadeth', 'create table if not exists orders (id int); insert into orders values (42)');
   const { stdout } = await promisify(execFile)('bash',
-    [join(__dirname, '..', '..', 'scripts', 'switch.sh'), 'recovery', '--reason', 'slayer repaired', '--stack', engine.stack, '--yes'],
+    [join(__dirname, '..', '..', 'scripts', 'ops.sh'), 'switch', 'recovery', '--reason', 'slayer repaired', '--stack', engine.stack, '--yes'],
     { env: engine.environment, maxBuffer: 16 << 20 });
   // It showed the preview: slayer's status file comes back, with the RECOVERY status.
   expect(stdout).toMatch(/\[urn=[^\]]*::slayer-status\][^]*?status +: "production_as_standby"/);

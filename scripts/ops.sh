@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The operator commands (`npm run switch`, `npm run replicate-now`): ops/<name>.ts with the pinned
+# engine on PATH, against the stack of the environment's backend.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=toolchain.sh
+source "$repo/scripts/toolchain.sh"
+cd "$repo"
+command=$1
+shift
+exec npx ts-node --transpile-only "ops/$command.ts" "$@"
