@@ -92,8 +92,8 @@ export class Engine {
     await this.run(['config', 'set', ...flags, key], { stdin: value });
   }
 
-  up(message: string, options: { signal?: AbortSignal } = {}): Promise<EngineResult> {
-    return this.run(['up', '--yes', '--skip-preview', '--message', message], options);
+  up(message: string, options: { signal?: AbortSignal; extra?: string[] } = {}): Promise<EngineResult> {
+    return this.run(['up', '--yes', '--skip-preview', '--message', message, ...(options.extra ?? [])], options);
   }
 
   preview(extra: string[] = []): Promise<EngineResult> {

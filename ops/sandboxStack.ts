@@ -30,7 +30,8 @@ export async function sandboxStack(info: SandboxInfo, stack = 'sandbox'): Promis
   return engine;
 }
 
+/** Declares the statuses of both machines in one config write. */
 export async function setPair(engine: Engine, pair: Pair): Promise<void> {
-  await engine.setConfig('sounz:primaryStatus', pair.primary);
-  await engine.setConfig('sounz:secondaryStatus', pair.secondary);
+  await engine.run(['config', 'set-all', '--plaintext', `sounz:primaryStatus=${pair.primary}`,
+    '--plaintext', `sounz:secondaryStatus=${pair.secondary}`]);
 }

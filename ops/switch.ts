@@ -1,6 +1,7 @@
 // The operator's command for each runbook procedure (replacing the menus of switch-to-standby.sh and
-// switch-to-production.sh): set the statuses, show `pulumi preview --diff`, ask, then
-// `pulumi up --message "<PROCEDURE>: <reason>"` so that `pulumi stack history` is the audit trail.
+// switch-to-production.sh): set the statuses, show `pulumi preview --diff`, ask (or --yes: no preview,
+// no question), then `pulumi up --message "<PROCEDURE>: <reason>"` so that `pulumi stack history`
+// is the audit trail.
 // It runs against the stack of the environment (PULUMI_BACKEND_URL, passphrase or secrets provider).
 //
 //   npm run switch -- emergency <dead host> --reason "..." [--stack NAME] [--yes]
@@ -9,7 +10,7 @@
 //   npm run switch -- normal     --reason "..."     back to NORMAL (or a repaired secondary back as standby)
 import { createInterface } from 'readline/promises';
 import { parseArgs } from 'util';
-import { Engine } from './engine';
+import { Engine, PulumiError } from './engine';
 import { PROJECT_DIR, Pair, setPair } from './sandboxStack';
 
 const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
@@ -39,27 +40,36 @@ async function main(): Promise<void> {
   const [procedure, deadHost] = positionals;
   if (!procedure || !values.reason) throw new Error(USAGE);
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  const get = async (key: string) => (await engine.run(['config', 'get', key], { allowFailure: true })).stdout.trim();
-  const name = async (key: string) => (JSON.parse((await get(key)) || '{}') as { name?: string }).name ?? key;
-  const pair = pairFor(procedure, deadHost, [await name('sounz:primary'), await name('sounz:secondary')]);
-  const before: Pair = { primary: await get('sounz:primaryStatus'), secondary: await get('sounz:secondaryStatus') };
+  const config = JSON.parse((await engine.run(['config', '--json'])).stdout) as Record<string, { value?: string }>;
+  const value = (key: string) => config[key]?.value ?? '';
+  const name = (key: string) => (JSON.parse(value(key) || '{}') as { name?: string }).name ?? key;
+  const pair = pairFor(procedure, deadHost, [name('sounz:primary'), name('sounz:secondary')]);
+  const before: Pair = { primary: value('sounz:primaryStatus'), secondary: value('sounz:secondaryStatus') };
 
-  await setPair(engine, pair);
-  const preview = await engine.run(['preview', '--diff'], { allowFailure: true });
-  process.stdout.write(preview.stdout + preview.stderr);
-  let go = preview.code === 0 && values.yes;
-  if (preview.code === 0 && !values.yes) {
-    const prompt = createInterface({ input: process.stdin, output: process.stdout });
-    go = /^y(es)?$/i.test(await prompt.question(`Switch to ${pair.primary}/${pair.secondary} (${procedure})? [y/N] `));
-    prompt.close();
-  }
-  if (!go) {
-    // Leave the config as the stack last had it: a declined or refused switch changes nothing.
+  // A declined or refused switch leaves the config as the stack last had it: it changes nothing.
+  const giveUp = async (why: string) => {
     await setPair(engine, before);
-    throw new Error(preview.code === 0 ? 'not switched' : 'not switched: the preview was refused (above)');
+    throw new Error(`not switched: ${why}`);
+  };
+  // --yes is for a switch already decided (an EMERGENCY at 3 am): no preview, straight to up (which
+  // sets the statuses itself), and up refuses a wrong switch just the same before it touches anything.
+  if (!values.yes) {
+    await setPair(engine, pair);
+    const preview = await engine.run(['preview', '--diff'], { allowFailure: true });
+    process.stdout.write(preview.stdout + preview.stderr);
+    if (preview.code !== 0) await giveUp('the preview was refused (above)');
+    const prompt = createInterface({ input: process.stdin, output: process.stdout });
+    const answer = await prompt.question(`Switch to ${pair.primary}/${pair.secondary} (${procedure})? [y/N] `);
+    prompt.close();
+    if (!/^y(es)?$/i.test(answer)) await giveUp('declined');
   }
-  const { stdout } = await engine.up(`${procedure.toUpperCase()}: ${values.reason}`);
-  process.stdout.write(stdout);
+  const statuses = ['--config', `sounz:primaryStatus=${pair.primary}`, '--config', `sounz:secondaryStatus=${pair.secondary}`];
+  const result = await engine.up(`${procedure.toUpperCase()}: ${values.reason}`, { extra: statuses }).catch(async (error: PulumiError) => {
+    process.stdout.write(error.result.stdout);
+    if (error.result.stdout.includes('Refused: ')) await giveUp('refused (above)');
+    throw new Error('the switch failed (above); fix the cause and run it again, or pulumi up');
+  });
+  process.stdout.write(result.stdout);
 }
 
 if (require.main === module) {

@@ -21,15 +21,24 @@ export const ADDRESS_IN_USE = 3;
 const CLAIM = `set -eu
 ip=$1 prefix=$2 dev=$3 label=$4
 if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then echo kept; exit 0; fi
-if ! arping -q -D -c 1 -w 1 -I "$dev" "$ip"; then
-  owner=$(arping -c 1 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | head -n 1)
-  echo "$ip is still answered for by \${owner:-another machine} on $dev: someone else holds the service IP" >&2
-  exit ${ADDRESS_IN_USE}
-fi
+# Duplicate-address detection: no answer within half a second (timeout's 124) means the address is
+# free; a LAN host answers ARP in milliseconds.
+dad=0
+timeout 0.5 arping -q -D -c 1 -w 1 -I "$dev" "$ip" || dad=$?
+case $dad in
+  0|124) ;;
+  1)
+    owner=$(arping -c 1 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | head -n 1)
+    echo "$ip is still answered for by \${owner:-another machine} on $dev: someone else holds the service IP" >&2
+    exit ${ADDRESS_IN_USE} ;;
+  *)
+    echo "duplicate-address detection for $ip on $dev failed (arping exit $dad)" >&2
+    exit 1 ;;
+esac
 ip addr add "$ip/$prefix" brd + dev "$dev" label "$label"
-arping -q -U -c 1 -I "$dev" "$ip" || true
-# Two more announcements a second apart for switches and clients that missed the first.
-(sleep 1; arping -q -U -c 2 -I "$dev" "$ip") </dev/null >/dev/null 2>&1 &
+# Gratuitous ARP, the first at once, two more a second apart for those that missed it; arping
+# lingers a second after each, so it runs on in the background.
+arping -q -U -c 3 -I "$dev" "$ip" </dev/null >/dev/null 2>&1 &
 echo added`;
 
 const RELEASE = `set -eu

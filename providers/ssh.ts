@@ -31,6 +31,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Resolve with a non-zero exit code instead of rejecting. */
   allowFailure?: boolean;
+  /** Milliseconds a new connection may take, login included. */
+  connectTimeoutMs?: number;
 }
 
 /** Runs argv on a host; the providers receive it as a parameter so tests can inject a fake. */
@@ -38,6 +40,8 @@ export type Runner = (target: SshTarget, argv: string[], options?: RunOptions) =
 
 export const CONNECT_TIMEOUT_MS = 5_000;
 export const COMMAND_TIMEOUT_MS = 60_000;
+/** A healthy host on the LAN logs in within a few hundred milliseconds; a dead one must not hold up an EMERGENCY. */
+export const PROBE_TIMEOUT_MS = 1_000;
 
 export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
@@ -62,7 +66,7 @@ function pool(): Map<string, Promise<Client>> {
   return holder.__sounzSshPool;
 }
 
-function connect(target: SshTarget): Promise<Client> {
+function connect(target: SshTarget, timeoutMs: number): Promise<Client> {
   const { Client: SshClient } = require('ssh2') as typeof import('ssh2');
   const [keyType, keyBase64] = target.hostKey.split(' ');
   const pinned = Buffer.from(keyBase64 ?? '', 'base64');
@@ -75,7 +79,7 @@ function connect(target: SshTarget): Promise<Client> {
         pool().delete(poolKey(target));
         const reason = hostKeyMismatch
           ? `its host key does not match the pinned ${keyType} key (refusing to talk to it)`
-          : error.message.includes('Timed out') ? `no answer within ${CONNECT_TIMEOUT_MS / 1000} s`
+          : error.message.includes('Timed out') ? `no answer within ${timeoutMs / 1000} s`
             : error.message;
         reject(new Error(`${label(target)}: SSH connection failed: ${reason}`));
       })
@@ -85,7 +89,7 @@ function connect(target: SshTarget): Promise<Client> {
         port: target.port,
         username: target.user,
         privateKey: target.privateKey,
-        readyTimeout: CONNECT_TIMEOUT_MS,
+        readyTimeout: timeoutMs,
         keepaliveInterval: 5_000,
         keepaliveCountMax: 2,
         // Ask for the pinned key's type so that the server presents that very key.
@@ -98,11 +102,11 @@ function connect(target: SshTarget): Promise<Client> {
   });
 }
 
-function connection(target: SshTarget): Promise<Client> {
+function connection(target: SshTarget, timeoutMs: number): Promise<Client> {
   const key = poolKey(target);
   let client = pool().get(key);
   if (!client) {
-    client = connect(target);
+    client = connect(target, timeoutMs);
     pool().set(key, client);
   }
   return client;
@@ -116,7 +120,7 @@ export async function closeConnections(): Promise<void> {
 }
 
 export const runOverSsh: Runner = async (target, argv, options = {}) => {
-  const client = await connection(target);
+  const client = await connection(target, options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
   const timeoutMs = options.timeoutMs ?? COMMAND_TIMEOUT_MS;
   const command = argv.map(shellQuote).join(' ');
   const what = `${argv[0] === 'sh' ? 'script' : argv[0]}`;
@@ -147,10 +151,10 @@ export const runOverSsh: Runner = async (target, argv, options = {}) => {
   return result;
 };
 
-/** One SSH login within `timeoutMs`: the only contact the program makes with a host declared down. */
+/** One short SSH login: the only contact the program makes with a host declared down. */
 export async function probe(target: SshTarget, run: Runner = runOverSsh): Promise<boolean> {
   try {
-    await run(target, ['true'], { timeoutMs: CONNECT_TIMEOUT_MS });
+    await run(target, ['true'], { connectTimeoutMs: PROBE_TIMEOUT_MS, timeoutMs: PROBE_TIMEOUT_MS });
     return true;
   } catch {
     return false;

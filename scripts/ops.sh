@@ -8,4 +8,4 @@ source "$repo/scripts/toolchain.sh"
 cd "$repo"
 command=$1
 shift
-exec npx ts-node --transpile-only "ops/$command.ts" "$@"
+exec "$repo/node_modules/.bin/ts-node" --transpile-only "ops/$command.ts" "$@"

@@ -65,6 +65,8 @@ export PULUMI_HOME=${PULUMI_HOME:-$cache/pulumi-home}
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+# The program is type-checked once by `npm test` (tsc --noEmit); the engine only transpiles it.
+export PULUMI_NODEJS_TRANSPILE_ONLY=true
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   echo "pulumi $(pulumi version) at $(command -v pulumi)"

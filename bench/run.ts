@@ -1,0 +1,254 @@
+// `npm run bench`: how long the site is dark, on the sandbox, through the real engine, beside
+// keepalived doing the same takeover of the same service IP between the same two hosts.
+// Writes bench/results/<date>.json and prints a Markdown table for the README.
+import { ChildProcess, execFile, spawn } from 'child_process';
+import { mkdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { promisify } from 'util';
+import * as sandbox from '../sandbox';
+import { Engine } from '../ops/engine';
+import { Pair, sandboxStack, setPair } from '../ops/sandboxStack';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const NORMAL: Pair = { primary: 'production', secondary: 'standby' };
+const SWITCHOVER_DATA_MIB = 32;
+
+/** Asks the service IP over HTTP every 20 ms from the vantage point and keeps who answered, when. */
+class Watch {
+  private readonly child: ChildProcess;
+  private readonly answers: { at: number; host: string }[] = [];
+
+  constructor(ip: string) {
+    const loop = `
+      const http = require('http');
+      const ask = () => {
+        const req = http.get({ host: process.argv[1], port: 80, path: '/', timeout: 200, agent: false }, (res) => {
+          let body = ''; res.on('data', (d) => (body += d));
+          res.on('end', () => { console.log(Date.now() + ' ' + body.split(' ')[0]); setTimeout(ask, 20); });
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => setTimeout(ask, 20));
+      };
+      ask();`;
+    this.child = spawn('ip', ['netns', 'exec', sandbox.VANTAGE.netns, process.execPath, '-e', loop, ip],
+      { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    let partial = '';
+    this.child.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        const [at, host] = line.split(' ');
+        this.answers.push({ at: Number(at), host });
+      }
+    });
+  }
+
+  /** Milliseconds from `since` to the first answer by `host`, waiting up to `limitMs`. */
+  async firstAnswer(host: string, since: number, limitMs = 120_000): Promise<number> {
+    for (;;) {
+      const answer = this.answers.find((a) => a.at >= since && a.host === host);
+      if (answer) return answer.at - since;
+      if (Date.now() - since > limitMs) throw new Error(`${host} did not answer within ${limitMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  stop(): void {
+    process.kill(-this.child.pid!, 'SIGTERM');
+  }
+}
+
+interface Series {
+  runsMs: number[];
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  phases?: Record<string, number>;
+}
+
+function series(runsMs: number[], phaseRuns: Record<string, number>[] = []): Series {
+  const sorted = [...runsMs].sort((a, b) => a - b);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const phases = phaseRuns.length === 0 ? undefined
+    : Object.fromEntries(Object.keys(phaseRuns[0]).map((phase) => [phase, median(phaseRuns.map((p) => p[phase]))]));
+  return { runsMs, medianMs: median(runsMs), minMs: sorted[0], maxMs: sorted[sorted.length - 1], phases };
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<number> {
+  const started = Date.now();
+  await work();
+  return Date.now() - started;
+}
+
+/** The operator's command, as an operator types it; resolves with when it started and ended. */
+async function operator(engine: Engine, ...args: string[]): Promise<{ started: number; ended: number }> {
+  const started = Date.now();
+  await promisify(execFile)('bash', [join(__dirname, '..', 'scripts', 'ops.sh'), 'switch', ...args,
+    '--reason', 'bench', '--stack', engine.stack, '--yes'], { env: engine.environment, maxBuffer: 64 << 20 });
+  return { started, ended: Date.now() };
+}
+
+async function converge(engine: Engine, pair: Pair, message: string): Promise<void> {
+  await setPair(engine, pair);
+  await engine.up(message);
+}
+
+async function benchProgram(info: sandbox.SandboxInfo, watch: Watch) {
+  const engine = await sandboxStack(info, 'bench');
+  try {
+    await converge(engine, NORMAL, 'bench: NORMAL');
+    const noop = [];
+    const preview = [];
+    for (let i = 0; i < RUNS; i++) {
+      noop.push(await timed(() => engine.up('bench: no-op')));
+      preview.push(await timed(() => engine.preview()));
+    }
+
+    const emergency = [];
+    const emergencyPhases = [];
+    for (let i = 0; i < RUNS; i++) {
+      await sandbox.kill('slayer');
+      const { started, ended } = await operator(engine, 'emergency', 'slayer');
+      const answered = await watch.firstAnswer('megadeth', started);
+      emergency.push(answered);
+      emergencyPhases.push({ commandToAnswer: answered, commandTotal: ended - started });
+      await sandbox.revive('slayer');
+      await converge(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' }, 'bench: RECOVERY');
+      await converge(engine, NORMAL, 'bench: NORMAL');
+    }
+
+    const switchover = [];
+    const switchoverPhases = [];
+    for (let i = 0; i < RUNS; i++) {
+      // New data every run, so that each final grab moves it: a file and a thousand rows.
+      await sandbox.execOn('slayer', ['sh', '-c',
+        `head -c ${SWITCHOVER_DATA_MIB}M /dev/urandom >/data/sounz/bench-${i}.bin && ` +
+        `runuser -u postgres -- psql -qd sounz -c "create table if not exists bench (n int, t text); ` +
+        `insert into bench select g, md5(g::text) from generate_series(1, 1000) g"`]);
+      const { started, ended } = await operator(engine, 'switchover');
+      const answered = await watch.firstAnswer('megadeth', started);
+      switchover.push(answered);
+      switchoverPhases.push({ commandToAnswer: answered, commandTotal: ended - started });
+      await converge(engine, NORMAL, 'bench: NORMAL');
+    }
+    return {
+      emergency: series(emergency, emergencyPhases),
+      switchover: series(switchover, switchoverPhases),
+      noopUp: series(noop),
+      preview: series(preview),
+    };
+  } finally {
+    await engine.dispose({ destroy: false });
+  }
+}
+
+function keepalivedConfig(self: sandbox.HostInfo, peer: sandbox.HostInfo, ip: string, master: boolean): string {
+  // Unicast VRRP between the two base addresses: no packet leaves the sandbox's subnet.
+  return `global_defs {
+  router_id ${self.name}
+}
+vrrp_instance sounz {
+  state ${master ? 'MASTER' : 'BACKUP'}
+  interface eth0
+  virtual_router_id 51
+  priority ${master ? 150 : 100}
+  advert_int 1
+  unicast_src_ip ${self.address}
+  unicast_peer {
+    ${peer.address}
+  }
+  virtual_ipaddress {
+    ${ip}/24 dev eth0 label eth0:1
+  }
+}
+`;
+}
+
+const holds = async (host: sandbox.HostName, ip: string) =>
+  (await sandbox.execOn(host, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`inet ${ip}/`);
+
+/** keepalived settled: slayer the master holding the address, megadeth the backup without it. */
+async function settled(info: sandbox.SandboxInfo): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (await holds('slayer', info.serviceIp) && !(await holds('megadeth', info.serviceIp))) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('keepalived did not settle with slayer as the master');
+}
+
+async function startKeepalived(info: sandbox.SandboxInfo, host: 'slayer' | 'megadeth'): Promise<void> {
+  const peer = host === 'slayer' ? 'megadeth' : 'slayer';
+  await sandbox.execOn(host, ['sh', '-c', 'cat >/etc/sounz/keepalived.conf && keepalived -f /etc/sounz/keepalived.conf ' +
+    '-p /run/keepalived.pid -r /run/keepalived-vrrp.pid </dev/null >/dev/null 2>&1'],
+  { input: keepalivedConfig(info.hosts[host], info.hosts[peer], info.serviceIp, host === 'slayer') });
+}
+
+async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch) {
+  const takeover = [];
+  for (const host of sandbox.hostnames) await startKeepalived(info, host);
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      await settled(info);
+      await watch.firstAnswer('slayer', Date.now());
+      const killed = Date.now();
+      await sandbox.kill('slayer');
+      takeover.push(await watch.firstAnswer('megadeth', killed));
+      await sandbox.revive('slayer');
+      await startKeepalived(info, 'slayer');
+    }
+  } finally {
+    for (const host of sandbox.hostnames) {
+      await sandbox.execOn(host, ['sh', '-c', 'kill "$(cat /run/keepalived.pid)" 2>/dev/null; rm -f /etc/sounz/keepalived.conf'])
+        .catch(() => undefined);
+    }
+  }
+  return { takeover: series(takeover) };
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(2);
+}
+
+async function main(): Promise<void> {
+  const wasUp = (await sandbox.status()).up;
+  const info = await sandbox.up();
+  const watch = new Watch(info.serviceIp);
+  try {
+    const program = await benchProgram(info, watch);
+    // keepalived takes over the same service IP: slayer, which the program left serving, lets it go.
+    await sandbox.execOn('slayer', ['ip', 'addr', 'del', `${info.serviceIp}/24`, 'dev', 'eth0']);
+    const keepalived = await benchKeepalived(info, watch);
+    const date = new Date().toISOString();
+    const results = {
+      date,
+      runs: RUNS,
+      machine: { cores: require('os').cpus().length, memoryGiB: Math.round(require('os').totalmem() / 2 ** 30) },
+      switchoverData: `${SWITCHOVER_DATA_MIB} MiB new file + 1000 new rows per run (full dump and restore of the database)`,
+      program,
+      keepalived,
+    };
+    mkdirSync(join(__dirname, 'results'), { recursive: true });
+    const file = join(__dirname, 'results', `${date.slice(0, 10)}.json`);
+    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+    const row = (name: string, s: Series) => `| ${name} | ${seconds(s.medianMs)} | ${seconds(s.minMs)} | ${seconds(s.maxMs)} |`;
+    console.log([
+      `Results (${RUNS} runs each, ${date.slice(0, 10)}, ${results.machine.cores} cores), written to ${file}:`,
+      '',
+      '| what (seconds) | median | min | max |',
+      '|---|---|---|---|',
+      row('EMERGENCY, primary killed: operator command to first HTTP answer from the standby', program.emergency),
+      row(`planned switchover with final data grab (${SWITCHOVER_DATA_MIB} MiB + 1000 rows): command to first answer`, program.switchover),
+      row('no-op `pulumi up` on a converged stack', program.noopUp),
+      row('`pulumi preview` on a converged stack', program.preview),
+      row('keepalived takeover, primary killed: kill to first HTTP answer from the standby', keepalived.takeover),
+    ].join('\n'));
+  } finally {
+    watch.stop();
+    if (!wasUp) await sandbox.down();
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(error.stack);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+// The provider objects themselves, with the SSH runner injected: no engine, no hosts. What they send
+// to a host, how they diff, and how they refuse (the engine-level tests are in test/integration).
+import { CommandResult, RunOptions, Runner, SshTarget } from '../../providers/ssh';
+import { statusFileProvider } from '../../providers/statusFile';
+import { serviceAddressProvider, ADDRESS_IN_USE } from '../../providers/serviceAddress';
+import { replicationCronProvider, renderCronFile } from '../../providers/replicationCron';
+import { dataGrabProvider } from '../../providers/dataGrab';
+import { serviceChecksProvider } from '../../providers/serviceChecks';
+
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN782BjKimpXEYV9jFxaUC/Nkz+PodQy88k4cbm9beLD';
+const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n';
+const connection = { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY, privateKey: PRIVATE_KEY };
+
+interface Call { host: string; argv: string[]; options?: RunOptions }
+
+/** A runner that records each command and answers from `reply`. */
+function fakeRunner(reply: (call: Call) => Partial<CommandResult> = () => ({})): { run: Runner; calls: Call[] } {
+  const calls: Call[] = [];
+  const run: Runner = async (target: SshTarget, argv, options) => {
+    const call = { host: target.host, argv, options };
+    calls.push(call);
+    const result = { code: 0, stdout: '', stderr: '', ...reply(call) };
+    if (result.code !== 0 && !options?.allowFailure) throw new Error(`${target.host}: failed: ${result.stderr}`);
+    return result;
+  };
+  return { run, calls };
+}
+
+describe('check refuses what a shell could read, naming the property and never the key', () => {
+  test.each([
+    ['status', { status: 'production; rm -rf /' }, 'status: one of down, production, standby'],
+    ['address', { address: '$(reboot)' }, 'address: an IPv4 address or a DNS hostname'],
+    ['hostKey', { hostKey: 'ssh-ed25519 AAAA\nevil' }, 'hostKey: the host\'s public key line'],
+    ['privateKey', { privateKey: 'not a key' }, 'privateKey: an OpenSSH or PEM private key block'],
+  ])('%s', async (property, change, reason) => {
+    const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'production', ...change });
+    expect(result.failures).toEqual([expect.objectContaining({ property, reason: expect.stringContaining(reason) })]);
+    expect(JSON.stringify(result.failures)).not.toContain('not a key');
+  });
+
+  test('a valid input gets its defaults and keeps the serialized provider', async () => {
+    const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'standby', __provider: 'code' });
+    expect(result.failures).toEqual([]);
+    expect(result.inputs).toMatchObject({ path: '/etc/sounz/sounz.status', __provider: 'code' });
+  });
+});
+
+test('diff names changes and replaces exactly: another host replaces, another key does not', async () => {
+  const provider = statusFileProvider(fakeRunner().run);
+  const olds = { ...connection, status: 'production', path: '/etc/sounz/sounz.status', logPath: '/var/log/sounz/sounz-general.log' };
+  expect(await provider.diff!('id', olds, { ...olds })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+  expect(await provider.diff!('id', olds, { ...olds, status: 'standby' })).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+  expect(await provider.diff!('id', olds, { ...olds, privateKey: PRIVATE_KEY + ' ' })).toMatchObject({ changes: true, replaces: [] });
+  expect(await provider.diff!('id', olds, { ...olds, host: 'megadeth' })).toMatchObject({ changes: true, replaces: ['host'] });
+});
+
+test('config values reach the host as positional arguments of a fixed script, never inside it', async () => {
+  const { run, calls } = fakeRunner(() => ({ stdout: 'created\n' }));
+  await statusFileProvider(run).create!({ ...connection, status: 'standby', path: '/etc/sounz/sounz.status', logPath: '/var/log/x.log' });
+  const [{ argv }] = calls;
+  expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
+  expect(argv[2]).not.toContain('standby');
+  expect(argv.slice(3)).toEqual(['sh', '/etc/sounz/sounz.status', 'standby', '/var/log/x.log']);
+});
+
+test('ServiceAddress turns the claim script\'s in-use exit into a refusal naming the address', async () => {
+  const { run } = fakeRunner(() => ({ code: ADDRESS_IN_USE, stderr: '198.51.100.100 is still answered for by 02:5A:00:00:00:12 on eth0: someone else holds the service IP' }));
+  const inputs = { ...connection, ip: '198.51.100.100', prefixLength: 24, interface: 'eth0', label: 'eth0:1', present: true };
+  await expect(serviceAddressProvider(run).create!(inputs)).rejects.toThrow(
+    'slayer: refusing to add the service IP 198.51.100.100: 198.51.100.100 is still answered for by 02:5A:00:00:00:12 on eth0');
+});
+
+test('the cron file of a receiver pulls from its source; a role with no job removes the file', async () => {
+  const inputs = { ...connection, jobs: ['pull-and-restore' as const], schedule: '30 2 * * *', source: '198.51.100.11',
+    command: '/usr/share/sounz/scripts/dr/sounz-replicate', file: 'sounz-replication' };
+  expect(renderCronFile(inputs)).toContain(
+    '30 2 * * * root /usr/share/sounz/scripts/dr/sounz-replicate pull-and-restore 198.51.100.11 >>/var/log/sounz/sounz-general.log 2>&1\n');
+  const { run, calls } = fakeRunner();
+  await replicationCronProvider(run).update!('id', inputs, { ...inputs, jobs: [] });
+  expect(calls[0].argv).toEqual(['rm', '-f', '/etc/cron.d/sounz-replication']);
+});
+
+describe('DataGrab', () => {
+  const inputs = { ...connection, host: 'megadeth', address: '198.51.100.12',
+    source: { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY }, reason: 'EMERGENCY', mandatory: false };
+  const failingPull = () => fakeRunner((call) => (call.argv.includes('pull-and-restore') ? { code: 1, stderr: 'rsync failed' } : {}));
+
+  test('dumps on the source, then pulls and restores on the incoming host, waiting for a nightly run', async () => {
+    const { run, calls } = fakeRunner();
+    const { outs } = await dataGrabProvider(run).create!(inputs);
+    expect(calls.map((c) => [c.host, ...c.argv.slice(1)])).toEqual([
+      ['slayer', '--wait', 'dump'], ['megadeth', '--wait', 'pull-and-restore', '198.51.100.11']]);
+    expect(outs.outcome).toMatch(/^grabbed from slayer at /);
+  });
+
+  test('a best-effort grab reports its failure; a mandatory one fails the switch', async () => {
+    const { outs } = await dataGrabProvider(failingPull().run).create!(inputs);
+    expect(outs.outcome).toBe('best-effort grab from slayer failed: megadeth: failed: rsync failed');
+    await expect(dataGrabProvider(failingPull().run).create!({ ...inputs, mandatory: true })).rejects.toThrow('rsync failed');
+  });
+});
+
+test('ServiceChecks fails with every failed check by name and what it saw', async () => {
+  const { run } = fakeRunner((call) => ({
+    stdout: call.argv[2].includes('listens()') ? 'Apollo listens on 8983|ok\nmongrel on 8001|nothing listens on port 8001\n' : 'never\n',
+  }));
+  const inputs = { ...connection, reason: '(production, standby)', serviceIp: '127.0.0.1', websitePort: 1, apolloPort: 8983,
+    mongrelPorts: [8001], rsyncPorts: [18993], database: 'sounz',
+    replicaHost: { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user: 'root', hostKey: HOST_KEY } };
+  await expect(serviceChecksProvider(run).create!(inputs)).rejects.toThrow(
+    /^slayer: post-switch checks failed: check "website answers on 127\.0\.0\.1:1": no answer: .*; check "mongrel on 8001": nothing listens on port 8001$/);
+});
