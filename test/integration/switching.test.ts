@@ -4,7 +4,6 @@
 // with slayer still alive. A poller at the vantage point watches the service IP throughout.
 import { execFile } from 'child_process';
 import { join } from 'path';
-import { promisify } from 'util';
 import * as sandbox from '../../sandbox';
 import { Engine, PulumiError } from '../../ops/engine';
 import { sandboxStack, setPair } from '../../ops/sandboxStack';
@@ -74,11 +73,16 @@ test('straight back to NORMAL from EMERGENCY is refused with the way through REC
 test('RECOVERY by the operator command: repaired slayer becomes the standby of megadeth and catches up', async () => {
   await sandbox.execOn('megadeth', ['sh', '-c', 'echo written-during-emergency >/data/sounz/emergency.txt']);
   await sql('megadeth', 'create table if not exists orders (id int); insert into orders values (42)');
-  const { stdout } = await promisify(execFile)('bash',
-    [join(__dirname, '..', '..', 'scripts', 'ops.sh'), 'switch', 'recovery', '--reason', 'slayer repaired', '--stack', engine.stack, '--yes'],
-    { env: engine.environment, maxBuffer: 16 << 20 });
+  // The operator answers the question after the preview with "y".
+  const stdout = await new Promise<string>((resolve, reject) => {
+    const child = execFile('bash', [join(__dirname, '..', '..', 'scripts', 'ops.sh'), 'switch', 'recovery',
+      '--reason', 'slayer repaired', '--stack', engine.stack], { env: engine.environment, maxBuffer: 16 << 20 },
+    (error, out) => (error ? reject(error) : resolve(out)));
+    child.stdin!.end('y\n');
+  });
   // It showed the preview: slayer's status file comes back, with the RECOVERY status.
   expect(stdout).toMatch(/\[urn=[^\]]*::slayer-status\][^]*?status +: "production_as_standby"/);
+  expect(stdout).toContain('(recovery)? [y/N]');
   expect(await servedBy()).toBe('megadeth');
   expect([await statusOf('slayer'), await statusOf('megadeth')]).toEqual(['production_as_standby', 'standby_as_production']);
   expect((await sandbox.execOn('slayer', ['cat', '/data/sounz/emergency.txt'])).stdout).toBe('written-during-emergency\n');
