@@ -6,8 +6,9 @@ import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { promisify } from 'util';
 import * as sandbox from '../sandbox';
+import { Pair } from '../model/pairs';
 import { Engine } from '../ops/engine';
-import { Pair, sandboxStack, setPair } from '../ops/sandboxStack';
+import { sandboxStack } from '../ops/sandboxStack';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const NORMAL: Pair = { primary: 'production', secondary: 'standby' };
@@ -89,7 +90,7 @@ async function operator(engine: Engine, ...args: string[]): Promise<{ started: n
 }
 
 async function converge(engine: Engine, pair: Pair, message: string): Promise<void> {
-  await setPair(engine, pair);
+  await engine.setStatuses(pair);
   await engine.up(message);
 }
 

@@ -1,11 +1,12 @@
 // One SOUNZ machine converged to its role: the status file, the replication cron file and the two
 // rsync daemons, each a custom resource over SSH. The service IP is the pair's concern (pair.ts).
 import * as pulumi from '@pulumi/pulumi';
-import { HostConfig, StackConfig } from '../model/config';
+import { HostConfig, rsyncModuleName, StackConfig } from '../model/config';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
 import { ReplicationCron } from '../providers/replicationCron';
 import { ReplicationSettings } from '../providers/replicationScript';
 import { RsyncDaemon } from '../providers/rsyncDaemon';
+import type { SshTarget } from '../providers/ssh';
 import { StatusFile } from '../providers/statusFile';
 
 export interface SounzHostArgs {
@@ -21,6 +22,12 @@ export interface SounzHostArgs {
   after: pulumi.Resource[];
 }
 
+/** How the operator's own code (not a resource) reaches `machine`. */
+export function sshTarget(machine: HostConfig, privateKey: string): SshTarget {
+  const { name: host, address, sshPort: port, user, hostKey } = machine;
+  return { host, address, port, user, hostKey, privateKey };
+}
+
 /** How a resource reaches `machine`; the key travels separately, as a secret. */
 export function hostArgs(machine: HostConfig, privateKey: pulumi.Input<string>) {
   const { name: host, address, sshPort, user, hostKey } = machine;
@@ -29,8 +36,7 @@ export function hostArgs(machine: HostConfig, privateKey: pulumi.Input<string>) 
 
 /** The SOUNZ rsync daemon's modules: the data areas and the dump folder, each named by its path. */
 export function sounzModules(replication: StackConfig['replication']): Record<string, string> {
-  // /usr/share/sounz -> usr-share-sounz
-  return Object.fromEntries([...replication.dataDirs, replication.dumpDir].map((dir) => [dir.slice(1).replace(/\//g, '-'), dir]));
+  return Object.fromEntries([...replication.dataDirs, replication.dumpDir].map((dir) => [rsyncModuleName(dir), dir]));
 }
 
 /** What sounz-replicate needs to know, on either side of the replication. */

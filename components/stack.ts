@@ -5,6 +5,7 @@ import { parseStackConfig, StackConfig } from '../model/config';
 import { Pair } from '../model/pairs';
 import { HOSTS, Reachability } from '../model';
 import { probe } from '../providers/ssh';
+import { sshTarget } from './host';
 
 const NAMESPACE = 'sounz:';
 
@@ -32,8 +33,7 @@ export async function lastAppliedPair(): Promise<Pair | undefined> {
 export async function probeHostsDeclaredDown(config: StackConfig, next: Pair): Promise<Reachability> {
   const reachable: Reachability = {};
   await Promise.all(HOSTS.filter((host) => next[host] === 'down').map(async (host) => {
-    const { name, address, sshPort, user, hostKey } = config[host];
-    reachable[host] = await probe({ host: name, address, port: sshPort, user, hostKey, privateKey: config.sshPrivateKey });
+    reachable[host] = await probe(sshTarget(config[host], config.sshPrivateKey));
   }));
   return reachable;
 }

@@ -23,6 +23,11 @@ import {
   unixUser,
 } from './validators';
 
+/** The rsync module that serves a folder: /usr/share/sounz -> usr-share-sounz. */
+export function rsyncModuleName(path: string): string {
+  return path.slice(1).replace(/\//g, '-');
+}
+
 /** The runbook's values. `pulumi config rm` on a key brings its default back. */
 export const DEFAULTS = {
   host: { sshPort: 22, user: 'root' },
@@ -237,10 +242,16 @@ function crossFieldProblems(c: StackConfig): ConfigProblem[] {
     }
   }
 
-  c.replication.dataDirs.forEach((dir, i) => {
-    const first = c.replication.dataDirs.indexOf(dir);
-    if (first !== i) add(['replication', 'dataDirs', i], `the same as sounz:replication.dataDirs[${first}]`, '<another-path>');
-  });
+  // The data areas and the dump folder are served as rsync modules named after their paths: two
+  // folders with one name (the same folder, or /data/sounz and /data-sounz) would drop one of them.
+  const servedPaths: Path[] = [...c.replication.dataDirs.map((_, i): Path => ['replication', 'dataDirs', i]), ['replication', 'dumpDir']];
+  const moduleOwner = new Map<string, Path>();
+  for (const path of servedPaths) {
+    const module = rsyncModuleName(valueAt(c, path) as string);
+    const owner = moduleOwner.get(module);
+    if (owner) add(path, `served under the same rsync module name "${module}" as ${keyOf(owner)}`, '<another-path>');
+    else moduleOwner.set(module, path);
+  }
 
   const pair = checkPair(c.primaryStatus, c.secondaryStatus);
   if (!pair.ok) {

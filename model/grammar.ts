@@ -167,7 +167,12 @@ export function grammar(z: Zod) {
     },
   );
 
-  return { status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, cronSchedule };
+  const rsyncModule = text(
+    'an rsync module name: letters, digits, ".", "_" and "-"',
+    (s) => /^[A-Za-z0-9._-]{1,255}$/.test(s) && !s.startsWith('-'),
+  );
+
+  return { rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

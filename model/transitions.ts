@@ -69,7 +69,10 @@ export function planSwitch(
     return { ok: false, reason: `${pairText(next)} is not allowed: ${nextCheck.reason}`, suggestion: nextCheck.suggestion };
   }
   const to = servingHost(next);
-  const untouched = HOSTS.filter((h) => next[h] === 'down' && (reachable[h] === false || previous?.[h] === 'down'));
+  // A host declared down is left alone when it does not answer (or, unprobed, was down already). One that
+  // answers is contacted: it may have come back holding the service IP, which it must let go.
+  const untouched = HOSTS.filter((h) => next[h] === 'down' &&
+    (reachable[h] === false || (reachable[h] === undefined && previous?.[h] === 'down')));
 
   if (previous === undefined) {
     // First deployment: where the service IP is now is unknown, so take it off the other host first.

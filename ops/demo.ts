@@ -2,11 +2,12 @@
 // NORMAL -> slayer dies -> EMERGENCY -> slayer repaired -> RECOVERY -> back to NORMAL, printing who
 // answers on the service IP after each step, then `pulumi stack history`.
 import * as sandbox from '../sandbox';
+import { Pair } from '../model/pairs';
 import { Engine } from './engine';
-import { Pair, sandboxStack, setPair } from './sandboxStack';
+import { sandboxStack } from './sandboxStack';
 
 async function step(engine: Engine, info: sandbox.SandboxInfo, message: string, pair: Pair): Promise<void> {
-  await setPair(engine, pair);
+  await engine.setStatuses(pair);
   const started = Date.now();
   await engine.up(message);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

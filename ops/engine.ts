@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'fs';
 import { randomBytes } from 'crypto';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import type { Pair } from '../model/pairs';
 
 export interface EngineResult {
   code: number;
@@ -18,6 +19,9 @@ export interface HistoryEntry {
   message: string;
   version: number;
 }
+
+/** The folder of the program itself (Pulumi.yaml), for its stacks: sandbox, operator or bench. */
+export const PROJECT_DIR = join(__dirname, '..');
 
 export class PulumiError extends Error {
   constructor(readonly args: string[], readonly result: EngineResult) {
@@ -60,12 +64,12 @@ export class Engine {
     };
   }
 
-  /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
   /** The environment the CLI runs with (backend and passphrase included), for a command of one's own. */
   get environment(): NodeJS.ProcessEnv {
     return this.env;
   }
 
+  /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
   async run(args: string[], options: { stdin?: string; allowFailure?: boolean; signal?: AbortSignal } = {}): Promise<EngineResult> {
     const fullArgs = [...args, '--stack', this.stack, '--non-interactive'];
     const result = await new Promise<EngineResult>((resolve) => {
@@ -90,6 +94,12 @@ export class Engine {
     const flags = [...(options.secret ? ['--secret'] : []), ...(options.path ? ['--path'] : [])];
     // The value goes through stdin so that secrets never appear in a process listing.
     await this.run(['config', 'set', ...flags, key], { stdin: value });
+  }
+
+  /** Declares the statuses of both machines (the program's `sounz:` config) in one config write. */
+  async setStatuses(pair: Pair): Promise<void> {
+    await this.run(['config', 'set-all', '--plaintext', `sounz:primaryStatus=${pair.primary}`,
+      '--plaintext', `sounz:secondaryStatus=${pair.secondary}`]);
   }
 
   up(message: string, options: { signal?: AbortSignal; extra?: string[] } = {}): Promise<EngineResult> {

@@ -1,14 +1,14 @@
 // "Replicate now": the nightly replication run at once, by the same sounz-replicate commands the
-// cron jobs and the switch's data grab use. The direction follows the statuses in the stack config.
+// cron jobs and the switch's data grab use, in the direction of the pair the stack last applied.
 //
 //   npm run replicate-now -- [--stack NAME]      (the stack of the environment's backend)
 import { parseArgs } from 'util';
-import { HOSTS, roleOf, StackConfig } from '../model';
+import { HOSTS, Pair, pairText, roleOf, samePair, StackConfig } from '../model';
+import { sshTarget } from '../components/host';
 import { stackConfigFrom } from '../components/stack';
-import { REPLICATE_COMMAND } from '../providers/replicationScript';
-import { closeConnections, runOverSsh, SshTarget } from '../providers/ssh';
-import { Engine } from './engine';
-import { PROJECT_DIR } from './sandboxStack';
+import { replicate } from '../providers/replicationScript';
+import { closeConnections, runOverSsh } from '../providers/ssh';
+import { Engine, PROJECT_DIR } from './engine';
 
 export interface ReplicationRun {
   source: string;
@@ -23,22 +23,25 @@ export async function stackConfigOf(engine: Engine): Promise<StackConfig> {
   return stackConfigFrom(Object.fromEntries(Object.entries(entries).map(([key, { value }]) => [key, value])));
 }
 
-export async function replicateNow(config: StackConfig): Promise<ReplicationRun> {
-  const source = HOSTS.find((host) => roleOf(config[`${host}Status`]).sendsReplication);
-  const receiver = HOSTS.find((host) => roleOf(config[`${host}Status`]).replicatesFromOther);
-  if (!source || !receiver) {
-    throw new Error(`no replication runs with primary ${config.primaryStatus} and secondary ${config.secondaryStatus}: ` +
-      'only a production with a standby replicates');
+/** The pair the last successful `up` applied (the stack output `pair`). */
+export async function appliedPair(engine: Engine): Promise<Pair> {
+  return JSON.parse((await engine.run(['stack', 'output', 'pair', '--json'])).stdout) as Pair;
+}
+
+/** Refused unless the config and the hosts agree (`applied`): the direction must be the real one. */
+export async function replicateNow(config: StackConfig, applied: Pair): Promise<ReplicationRun> {
+  const declared = { primary: config.primaryStatus, secondary: config.secondaryStatus };
+  if (!samePair(declared, applied)) {
+    throw new Error(`the config declares ${pairText(declared)} but the stack last applied ${pairText(applied)}: ` +
+      'finish the switch (pulumi up) first');
   }
-  const target = (host: typeof source): SshTarget => {
-    const { name, address, sshPort, user, hostKey } = config[host];
-    return { host: name, address, port: sshPort, user, hostKey, privateKey: config.sshPrivateKey };
-  };
+  const source = HOSTS.find((host) => roleOf(applied[host]).sendsReplication);
+  const receiver = HOSTS.find((host) => roleOf(applied[host]).replicatesFromOther);
+  if (!source || !receiver) throw new Error(`no replication runs in ${pairText(applied)}: only a production with a standby replicates`);
   const started = Date.now();
   try {
-    await runOverSsh(target(source), [REPLICATE_COMMAND, '--wait', 'dump'], { timeoutMs: 1_200_000 });
-    await runOverSsh(target(receiver), [REPLICATE_COMMAND, '--wait', 'pull-and-restore', config[source].address],
-      { timeoutMs: 1_800_000 });
+    await replicate(runOverSsh, sshTarget(config[source], config.sshPrivateKey), sshTarget(config[receiver], config.sshPrivateKey),
+      { wait: true, switching: false, timeoutSeconds: 1800 });
   } finally {
     await closeConnections();
   }
@@ -48,7 +51,7 @@ export async function replicateNow(config: StackConfig): Promise<ReplicationRun>
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { stack: { type: 'string' } } });
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  const run = await replicateNow(await stackConfigOf(engine));
+  const run = await replicateNow(await stackConfigOf(engine), await appliedPair(engine));
   console.log(`replicated ${run.source} -> ${run.receiver} in ${run.seconds.toFixed(1)} s`);
 }
 

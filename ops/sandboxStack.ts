@@ -1,16 +1,9 @@
 // The program's stack on the sandbox hosts: the embedded default that the demo, the switching tests
 // and the benchmarks run against. Its backend and passphrase are temporary; only its config differs
 // from the real deployment's (Pulumi.primary.yaml), and it points at sandbox addresses only.
-import { join } from 'path';
 import type { SandboxInfo } from '../sandbox';
-import { Engine } from './engine';
-
-export const PROJECT_DIR = join(__dirname, '..');
-
-export interface Pair {
-  primary: string;
-  secondary: string;
-}
+import { NORMAL } from '../model/pairs';
+import { Engine, PROJECT_DIR } from './engine';
 
 /** A fresh stack of the program configured for the sandbox, in NORMAL. */
 export async function sandboxStack(info: SandboxInfo, stack = 'sandbox'): Promise<Engine> {
@@ -26,12 +19,6 @@ export async function sandboxStack(info: SandboxInfo, stack = 'sandbox'): Promis
   await engine.setConfig('sounz:serviceIp', info.serviceIp);
   // Per-host folders in the sandbox: the dump folder must live inside each host's own mounts.
   await engine.setConfig('sounz:replication', JSON.stringify({ dumpDir: '/var/lib/postgresql/dumps' }));
-  await setPair(engine, { primary: 'production', secondary: 'standby' });
+  await engine.setStatuses(NORMAL);
   return engine;
-}
-
-/** Declares the statuses of both machines in one config write. */
-export async function setPair(engine: Engine, pair: Pair): Promise<void> {
-  await engine.run(['config', 'set-all', '--plaintext', `sounz:primaryStatus=${pair.primary}`,
-    '--plaintext', `sounz:secondaryStatus=${pair.secondary}`]);
 }

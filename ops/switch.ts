@@ -10,8 +10,8 @@
 //   npm run switch -- normal     --reason "..."     back to NORMAL (or a repaired secondary back as standby)
 import { createInterface } from 'readline/promises';
 import { parseArgs } from 'util';
-import { Engine, PulumiError } from './engine';
-import { PROJECT_DIR, Pair, setPair } from './sandboxStack';
+import { Pair } from '../model/pairs';
+import { Engine, PROJECT_DIR, PulumiError } from './engine';
 
 const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
 
@@ -44,17 +44,17 @@ async function main(): Promise<void> {
   const value = (key: string) => config[key]?.value ?? '';
   const name = (key: string) => (JSON.parse(value(key) || '{}') as { name?: string }).name ?? key;
   const pair = pairFor(procedure, deadHost, [name('sounz:primary'), name('sounz:secondary')]);
-  const before: Pair = { primary: value('sounz:primaryStatus'), secondary: value('sounz:secondaryStatus') };
+  const before = { primary: value('sounz:primaryStatus'), secondary: value('sounz:secondaryStatus') } as Pair;
 
   // A declined or refused switch leaves the config as the stack last had it: it changes nothing.
   const giveUp = async (why: string) => {
-    await setPair(engine, before);
+    await engine.setStatuses(before);
     throw new Error(`not switched: ${why}`);
   };
   // --yes is for a switch already decided (an EMERGENCY at 3 am): no preview, straight to up (which
   // sets the statuses itself), and up refuses a wrong switch just the same before it touches anything.
   if (!values.yes) {
-    await setPair(engine, pair);
+    await engine.setStatuses(pair);
     const preview = await engine.run(['preview', '--diff'], { allowFailure: true });
     process.stdout.write(preview.stdout + preview.stderr);
     if (preview.code !== 0) await giveUp('the preview was refused (above)');

@@ -5,7 +5,7 @@
 // event: it runs when the switch it belongs to (its `reason`) changes; there is nothing to undo.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, connectionShape, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
-import { REPLICATE_COMMAND } from './replicationScript';
+import { replicate } from './replicationScript';
 import { Runner, runOverSsh } from './ssh';
 
 export interface DataGrabInputs extends ConnectionInputs {
@@ -24,11 +24,12 @@ interface DataGrabOutputs extends DataGrabInputs {
 export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const grab = async (inputs: DataGrabInputs): Promise<string> => {
     const source = targetOf({ ...inputs.source, privateKey: inputs.privateKey });
-    // A nightly run in progress is waited for, not raced.
-    const replicate = (...args: string[]) => [REPLICATE_COMMAND, '--wait', ...args];
     try {
-      await run(source, replicate('dump'), { timeoutMs: 1_200_000 });
-      await run(targetOf(inputs), replicate('pull-and-restore', inputs.source.address), { timeoutMs: 1_800_000 });
+      // A mandatory grab waits out a nightly run and may take long; a best-effort one (EMERGENCY)
+      // must not hold the switch up for long on a sick host.
+      await replicate(run, source, targetOf(inputs), inputs.mandatory
+        ? { wait: true, switching: true, timeoutSeconds: 1800 }
+        : { wait: false, switching: true, timeoutSeconds: 120 });
       return `grabbed from ${inputs.source.host} at ${new Date().toISOString()}`;
     } catch (error) {
       if (inputs.mandatory) throw error;

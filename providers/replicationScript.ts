@@ -3,7 +3,7 @@
 // grab run it. Its text is an input, so a new version of the script is a visible diff and an update.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
-import { Runner, runOverSsh, script } from './ssh';
+import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export const REPLICATE_COMMAND = '/usr/share/sounz/scripts/dr/sounz-replicate';
 const SETTINGS = '/etc/sounz/replication.conf';
@@ -16,6 +16,24 @@ export interface ReplicationSettings {
   apolloRsyncPort: number;
   /** SOUNZ rsync module -> path: the data areas and the dump folder. */
   modules: Record<string, string>;
+}
+
+export interface ReplicationRunOptions {
+  /** Wait for a run already in progress (a nightly one) instead of giving up. */
+  wait: boolean;
+  /** The final grab of a switch: the program has ordered the hosts, so their statuses are not checked. */
+  switching: boolean;
+  /** How long each side may take; the host enforces it too, so a run given up on lets go of the lock. */
+  timeoutSeconds: number;
+}
+
+/** One replication run from `source` to `receiver`: the dump there, then the pull and restore here. */
+export async function replicate(run: Runner, source: SshTarget, receiver: SshTarget, options: ReplicationRunOptions): Promise<void> {
+  const flags = [...(options.wait ? ['--wait'] : []), ...(options.switching ? ['--switch'] : [])];
+  const command = (...args: string[]) => ['timeout', String(options.timeoutSeconds), REPLICATE_COMMAND, ...flags, ...args];
+  const limit = { timeoutMs: (options.timeoutSeconds + 10) * 1000 };
+  await run(source, command('dump'), limit);
+  await run(receiver, command('pull-and-restore', source.address), limit);
 }
 
 export interface ReplicationScriptInputs extends ConnectionInputs, ReplicationSettings {
@@ -62,7 +80,7 @@ export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dyna
         indexDir: g.absolutePath,
         sounzRsyncPort: g.port,
         apolloRsyncPort: g.port,
-        modules: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an rsync module name'), g.absolutePath),
+        modules: z.record(g.rsyncModule, g.absolutePath),
       }), news);
     },
     async diff(_id: string, olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {

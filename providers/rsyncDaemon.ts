@@ -93,7 +93,7 @@ export function rsyncDaemonProvider(run: Runner = runOverSsh): pulumi.dynamic.Re
       return checkInputs((z, g) => ({
         name: z.enum(['apollo', 'sounz']),
         port: g.port,
-        modules: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'an rsync module name'), g.absolutePath)
+        modules: z.record(g.rsyncModule, g.absolutePath)
           .refine((modules) => Object.keys(modules).length > 0, 'at least one module'),
         allowFrom: g.hostnameOrIp,
         running: z.boolean(),

@@ -84,7 +84,10 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
     async update(_id: string, olds: ServiceAddressInputs, news: ServiceAddressInputs) {
       // Another address, prefix or label: take the old one down before bringing the new one up.
       const moved = (['ip', 'prefixLength', 'interface', 'label'] as const).some((key) => olds[key] !== news[key]);
-      if (moved && olds.present) await converge({ ...olds, ...targetOf(news), present: false });
+      if (moved && olds.present) {
+        const { ip, prefixLength, interface: dev, label } = olds;
+        await converge({ ...news, ip, prefixLength, interface: dev, label, present: false });
+      }
       await converge(news);
       return { outs: news };
     },

@@ -6,8 +6,8 @@ import { join } from 'path';
 import { promisify } from 'util';
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
-import { replicateNow, stackConfigOf } from '../../ops/replicateNow';
-import { sandboxStack, setPair } from '../../ops/sandboxStack';
+import { appliedPair, replicateNow, stackConfigOf } from '../../ops/replicateNow';
+import { sandboxStack } from '../../ops/sandboxStack';
 import { StackConfig } from '../../model';
 import { REPLICATE_COMMAND } from '../../providers/replicationScript';
 
@@ -48,7 +48,7 @@ test('the program installs the cron jobs that run the replication command on eac
 test('rows and files written on production are on the standby after one run of "replicate now"', async () => {
   await sql('slayer', "insert into works values (1, 'Symphony No. 1')");
   await sh('slayer', 'echo score >/data/sounz/score.pdf; echo page >/usr/share/sounz/page.html; mkdir -p /var/lib/apollo/index && echo segment >/var/lib/apollo/index/_0.cfs');
-  const run = await replicateNow(config);
+  const run = await replicateNow(config, await appliedPair(engine));
   expect(run).toMatchObject({ source: 'slayer', receiver: 'megadeth' });
   expect(await sql('megadeth', 'select title from works')).toBe('Symphony No. 1');
   expect((await sh('megadeth', 'cat /data/sounz/score.pdf /usr/share/sounz/page.html /var/lib/apollo/index/_0.cfs')).stdout)
@@ -67,6 +67,25 @@ test('a truncated dump leaves the standby\'s database in service and logs why', 
   expect(result.stderr).toContain('kept the database in service');
   expect(await sql('megadeth', 'select title from works')).toBe('Symphony No. 1');
   expect(await generalLog('megadeth')).toMatch(/FAILED: restore of \/var\/lib\/postgresql\/dumps\/sounz\.dump failed \(.+\); kept the database in service/);
+});
+
+test('each side refuses to run on a host whose status says it is not that side', async () => {
+  const result = await sandbox.execOn('slayer', [REPLICATE_COMMAND, 'pull-and-restore', info.hosts.megadeth.address]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain("this host's status is production: it is not the standby side of the replication");
+  expect((await sandbox.execOn('megadeth', [REPLICATE_COMMAND, 'dump'])).stderr)
+    .toContain("this host's status is standby: it is not the production side of the replication");
+});
+
+test('an empty tree on the source (a volume not mounted) is not mirrored over the standby\'s copy', async () => {
+  await sh('slayer', 'mkdir -p /tmp/away && mv /usr/share/sounz/* /tmp/away/');
+  try {
+    const result = await pullOnMegadeth();
+    expect(result.stderr).toContain('usr-share-sounz on 198.51.100.11 is empty while /usr/share/sounz here is not: not mirroring an empty tree');
+    expect((await sh('megadeth', 'cat /usr/share/sounz/page.html')).stdout).toBe('page\n');
+  } finally {
+    await sh('slayer', 'mv /tmp/away/* /usr/share/sounz/');
+  }
 });
 
 test('two runs started at once: one runs, the other exits, the data is intact', async () => {
@@ -92,7 +111,7 @@ test('a pull from a dead production fails and deletes nothing on the standby', a
 });
 
 test('after EMERGENCY megadeth serves the replicated data; only what came after the last run is lost', async () => {
-  await replicateNow(config);
+  await replicateNow(config, await appliedPair(engine));
   // `up --refresh` reads the stamp again: the stack says what an emergency now would lose.
   await engine.run(['up', '--yes', '--skip-preview', '--refresh', '--message', 'NORMAL: refresh the RPO']);
   const { lastReplication } = await engine.outputs().then((o) => o as { lastReplication: string });
@@ -101,7 +120,7 @@ test('after EMERGENCY megadeth serves the replicated data; only what came after 
   await sql('slayer', "insert into works values (3, 'written after the last replication')");
   await sandbox.kill('slayer');
   try {
-    await setPair(engine, { primary: 'down', secondary: 'production_alone' });
+    await engine.setStatuses({ primary: 'down', secondary: 'production_alone' });
     await engine.up('EMERGENCY: slayer died');
     expect((await sandbox.httpFromVantage(info.serviceIp))?.startsWith('megadeth ')).toBe(true);
     expect(await sql('megadeth', 'select id from works order by id')).toBe('1\n2');
@@ -111,7 +130,7 @@ test('after EMERGENCY megadeth serves the replicated data; only what came after 
 });
 
 test('npm run replicate-now runs against the stack of the environment', async () => {
-  await setPair(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' });
+  await engine.setStatuses({ primary: 'production_as_standby', secondary: 'standby_as_production' });
   await engine.up('RECOVERY');
   await sql('megadeth', "insert into works values (4, 'written in RECOVERY')");
   const { stdout } = await promisify(execFile)('bash',

@@ -6,14 +6,13 @@ import { execFile } from 'child_process';
 import { join } from 'path';
 import * as sandbox from '../../sandbox';
 import { Engine, PulumiError } from '../../ops/engine';
-import { sandboxStack, setPair } from '../../ops/sandboxStack';
+import { sandboxStack } from '../../ops/sandboxStack';
+import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
 import { VantagePoller } from './vantagePoller';
 
 jest.setTimeout(600_000);
 
-const NORMAL = { primary: 'production', secondary: 'standby' };
-const RECOVERY = { primary: 'production_as_standby', secondary: 'standby_as_production' };
-const PRIMARY_DOWN = { primary: 'down', secondary: 'production_alone' };
+const PRIMARY_DOWN = aloneOn('secondary');
 
 let info: sandbox.SandboxInfo;
 let engine: Engine;
@@ -54,7 +53,7 @@ test('NORMAL: slayer serves, megadeth is its standby, the checks pass', async ()
 
 test('EMERGENCY with slayer killed: megadeth serves and slayer is left untouched', async () => {
   await sandbox.kill('slayer');
-  await setPair(engine, PRIMARY_DOWN);
+  await engine.setStatuses(PRIMARY_DOWN);
   await engine.up('EMERGENCY: slayer died');
   expect(await servedBy()).toBe('megadeth');
   expect(await statusOf('megadeth')).toBe('production_alone');
@@ -63,7 +62,7 @@ test('EMERGENCY with slayer killed: megadeth serves and slayer is left untouched
 
 test('straight back to NORMAL from EMERGENCY is refused with the way through RECOVERY', async () => {
   await sandbox.revive('slayer');
-  await setPair(engine, NORMAL);
+  await engine.setStatuses(NORMAL);
   const failure = await failureOf(engine.run(['preview']));
   expect(failure?.message).toContain('Refused: ');
   expect(failure?.message).toContain('production_as_standby');
@@ -92,7 +91,7 @@ test('RECOVERY by the operator command: repaired slayer becomes the standby of m
 test('back to NORMAL: what megadeth served is on slayer, and slayer serves again', async () => {
   await sandbox.execOn('megadeth', ['sh', '-c', 'echo written-in-recovery >/data/sounz/recovery.txt']);
   await sql('megadeth', 'insert into orders values (43)');
-  await setPair(engine, NORMAL);
+  await engine.setStatuses(NORMAL);
   await engine.up('back to NORMAL');
   expect(await servedBy()).toBe('slayer');
   expect(await sandbox.arpFromVantage(info.serviceIp)).toEqual([info.hosts.slayer.mac]);
@@ -103,7 +102,7 @@ test('back to NORMAL: what megadeth served is on slayer, and slayer serves again
 
 test('a failing post-switch check fails up and names it; once mended, up converges', async () => {
   await sandbox.execOn('megadeth', ['sh', '-c', 'kill "$(cat /run/sounz/mongrel.8001.pid)"']);
-  await setPair(engine, RECOVERY);
+  await engine.setStatuses(RECOVERY);
   const failure = await failureOf(engine.up('planned switchover: megadeth serves'));
   expect(failure?.message).toContain('megadeth: post-switch checks failed: check "mongrel on 8001": nothing listens on port 8001');
   await sandbox.up();
@@ -112,7 +111,7 @@ test('a failing post-switch check fails up and names it; once mended, up converg
 });
 
 test('an up killed in the middle of a switch converges when run again, the IP on exactly one host', async () => {
-  await setPair(engine, NORMAL);
+  await engine.setStatuses(NORMAL);
   const abort = new AbortController();
   const interrupted = failureOf(engine.up('back to NORMAL: interrupted', { signal: abort.signal }));
   // Kill the engine once megadeth has let the service IP go and before slayer claims it.
@@ -127,7 +126,7 @@ test('an up killed in the middle of a switch converges when run again, the IP on
 
 test('EMERGENCY with slayer still alive: its data is grabbed first, it ends down without the IP', async () => {
   await sandbox.execOn('slayer', ['sh', '-c', 'echo written-before-emergency >/data/sounz/late.txt']);
-  await setPair(engine, PRIMARY_DOWN);
+  await engine.setStatuses(PRIMARY_DOWN);
   await engine.up('EMERGENCY: slayer sick but answering');
   expect(await servedBy()).toBe('megadeth');
   expect(await statusOf('slayer')).toBe('down');

@@ -273,7 +273,17 @@ describe('values that clash with each other', () => {
     [
       'the same data directory twice',
       { ...BASE, replication: { dataDirs: ['/data/sounz', '/data/sounz'] } },
-      ["sounz:replication.dataDirs[1] = \"/data/sounz\": the same as sounz:replication.dataDirs[0]. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
+      ["sounz:replication.dataDirs[1] = \"/data/sounz\": served under the same rsync module name \"data-sounz\" as sounz:replication.dataDirs[0]. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
+    ],
+    [
+      'two folders that one rsync module name would serve',
+      { ...BASE, replication: { dataDirs: ['/data/sounz', '/data-sounz'] } },
+      ["sounz:replication.dataDirs[1] = \"/data-sounz\": served under the same rsync module name \"data-sounz\" as sounz:replication.dataDirs[0]. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
+    ],
+    [
+      'the dump folder inside the replicated data',
+      { ...BASE, replication: { dumpDir: '/data/sounz' } },
+      ["sounz:replication.dumpDir = \"/data/sounz\": served under the same rsync module name \"data-sounz\" as sounz:replication.dataDirs[0]. Fix: pulumi config set --path 'sounz:replication.dumpDir' <another-path>"],
     ],
     [
       'a refused pair of statuses',

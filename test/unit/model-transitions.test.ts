@@ -151,6 +151,9 @@ describe('failures during RECOVERY', () => {
 
 test('the same pair again is no change', () => {
   expect(planned(PRIMARY_DOWN, PRIMARY_DOWN)).toMatchObject({ procedure: 'no change', steps: [], untouched: ['primary'] });
+  // A dead primary that answers again is contacted, so that it lets go of a service IP it came back with.
+  expect(planned(PRIMARY_DOWN, PRIMARY_DOWN, { primary: true })).toMatchObject({ procedure: 'no change', untouched: [] });
+  expect(planned(PRIMARY_DOWN, PRIMARY_DOWN, { primary: false })).toMatchObject({ procedure: 'no change', untouched: ['primary'] });
 });
 
 const use = (name: string, p: string, s: string) =>

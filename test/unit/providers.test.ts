@@ -85,11 +85,13 @@ describe('DataGrab', () => {
     source: { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY }, reason: 'EMERGENCY', mandatory: false };
   const failingPull = () => fakeRunner((call) => (call.argv.includes('pull-and-restore') ? { code: 1, stderr: 'rsync failed' } : {}));
 
-  test('dumps on the source, then pulls and restores on the incoming host, waiting for a nightly run', async () => {
+  test('dumps on the source, then pulls and restores on the incoming host, bounded on both', async () => {
     const { run, calls } = fakeRunner();
     const { outs } = await dataGrabProvider(run).create!(inputs);
-    expect(calls.map((c) => [c.host, ...c.argv.slice(1)])).toEqual([
-      ['slayer', '--wait', 'dump'], ['megadeth', '--wait', 'pull-and-restore', '198.51.100.11']]);
+    const command = '/usr/share/sounz/scripts/dr/sounz-replicate';
+    expect(calls.map((c) => [c.host, ...c.argv])).toEqual([
+      ['slayer', 'timeout', '120', command, '--switch', 'dump'],
+      ['megadeth', 'timeout', '120', command, '--switch', 'pull-and-restore', '198.51.100.11']]);
     expect(outs.outcome).toMatch(/^grabbed from slayer at /);
   });
 
