@@ -51,8 +51,6 @@ export function replicationSettings(config: StackConfig): ReplicationSettings {
 }
 
 export class SounzHost extends pulumi.ComponentResource {
-  readonly statusFile: StatusFile;
-
   constructor(name: string, args: SounzHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Host', name, {}, opts);
     const { machine, peer, config, status } = args;
@@ -62,7 +60,7 @@ export class SounzHost extends pulumi.ComponentResource {
     // these resources from the program must never need the dead host to answer.
     const child = { parent: this, retainOnDelete: true, dependsOn: args.after };
 
-    this.statusFile = new StatusFile(`${name}-status`, { ...host, status }, child);
+    new StatusFile(`${name}-status`, { ...host, status }, child);
 
     new ReplicationCron(`${name}-replication-cron`, {
       ...host,

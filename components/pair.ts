@@ -25,7 +25,6 @@ export interface SounzPairArgs {
 }
 
 export class SounzPair extends pulumi.ComponentResource {
-  readonly hosts: Partial<Record<Host, SounzHost>> = {};
   readonly dataGrab: DataGrab | undefined;
   readonly checks: ServiceChecks;
 
@@ -65,9 +64,9 @@ export class SounzPair extends pulumi.ComponentResource {
     const grabbed = this.dataGrab ? [this.dataGrab] : [];
     const claimed = serviceAddress(server, [...released, ...grabbed]);
 
-    const host = (h: Host, after: pulumi.Resource[]) => (this.hosts[h] = new SounzHost(config[h].name, {
+    const host = (h: Host, after: pulumi.Resource[]) => new SounzHost(config[h].name, {
       machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], after,
-    }, { parent: this }));
+    }, { parent: this });
     // The partner keeps its old role (and its rsync daemons) until the grab has pulled from them.
     const partnerHost = contacted(partner) ? [host(partner, [...released, ...grabbed])] : [];
     const serverHost = host(server, [claimed]);

@@ -35,7 +35,7 @@ export interface Role {
   sendsReplication: boolean;
   rsyncDaemons: readonly RsyncDaemon[];
   cronJobs: readonly CronJob[];
-  /** False for `down`: a host declared down gets one short reachability probe and nothing else. */
+  /** False for `down`: such a host is probed first, and demoted only if it answers (it has no role to converge). */
   contacted: boolean;
   /** The runbook gives `down` no mode. */
   mode: Mode | undefined;

@@ -44,7 +44,7 @@ export interface SwitchPlan {
   serviceIpMoves: boolean;
   dataGrab: DataGrab | undefined;
   steps: Step[];
-  /** Hosts declared down that are known unreachable or were already down: not contacted at all. */
+  /** Hosts declared down that did not answer the probe (or, unprobed, were down already): not contacted at all. */
   untouched: Host[];
 }
 
