@@ -1,9 +1,10 @@
 // sounz-standby: the SOUNZ production/standby pair converged to the statuses in stack config.
-// Read and validate the config, plan the switch from the last applied pair, build the pair.
+// Read and validate the config, see what the hosts record, plan the switch from there, build the pair.
 import * as pulumi from '@pulumi/pulumi';
-import { ConfigError, describeStep, Host, otherHost, planSwitch } from './model';
+import { ConfigError, describeStep, Host, otherHost, planUp } from './model';
 import { SounzPair } from './components/pair';
-import { lastAppliedPair, probeHostsDeclaredDown, readStackConfig } from './components/stack';
+import { observeHosts } from './components/preflight';
+import { lastApplied, readStackConfig, refuse } from './components/stack';
 import { closeConnections } from './providers/ssh';
 
 export = async () => {
@@ -11,30 +12,33 @@ export = async () => {
   try {
     config = readStackConfig();
   } catch (error) {
-    if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
+    if (error instanceof ConfigError) return refuse(error.message);
     throw error;
   }
   const next = { primary: config.primaryStatus, secondary: config.secondaryStatus };
-  const [previous, reachable] = await Promise.all([lastAppliedPair(), probeHostsDeclaredDown(config, next)]);
+  const [last, observed] = await Promise.all([lastApplied(), observeHosts(config, next)]);
   await closeConnections();
-  const plan = planSwitch(previous, next, reachable);
-  if (!plan.ok) throw new pulumi.RunError(`Refused: ${plan.reason}.\nInstead: ${plan.suggestion}`);
+  const plan = planUp({ observed, lastApplied: last }, next, { ip: config.serviceIp, device: config.serviceInterface });
+  if (!plan.ok) return refuse(`Refused: ${plan.reason}.\nInstead: ${plan.suggestion}`);
 
-  const pair = new SounzPair('sounz', { config, previous, next, plan });
+  const pair = new SounzPair('sounz', { config, next, plan });
 
   const name = (host: Host) => config[host].name;
   const partner = otherHost(plan.to);
   return {
     pair: next,
     procedure: plan.procedure,
+    generation: plan.generation,
     serving: name(plan.to),
     standby: next[partner] === 'down' ? null : name(partner),
     untouched: plan.untouched.map(name),
     steps: plan.steps.map(describeStep),
-    dataGrab: pair.dataGrab?.outcome ?? null,
+    dataGrab: pair.dataGrab?.outcome ?? plan.grabSkipped ?? null,
     checks: pair.checks.results,
     serviceIpHeldBy: pair.checks.results.apply((r) => (r['service IP on this host'] === 'ok' ? name(plan.to) : null)),
     // What an EMERGENCY switch now would lose: everything written on the server since this.
     lastReplication: pair.checks.lastReplication,
+    // Each host's generations once this up succeeded: the next plan's fallback for a host that does not answer.
+    records: plan.recordsAfter,
   };
 };

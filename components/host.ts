@@ -18,6 +18,8 @@ export interface SounzHostArgs {
   privateKey: pulumi.Input<string>;
   config: StackConfig;
   status: Status;
+  /** The switch generation that declares the status. */
+  generation: number;
   /** What this host's new role waits for: the service IP moved, the data grab done. */
   after: pulumi.Resource[];
 }
@@ -60,7 +62,7 @@ export class SounzHost extends pulumi.ComponentResource {
     // these resources from the program must never need the dead host to answer.
     const child = { parent: this, retainOnDelete: true, dependsOn: args.after };
 
-    new StatusFile(`${name}-status`, { ...host, status }, child);
+    new StatusFile(`${name}-status`, { ...host, status, generation: args.generation }, child);
 
     new ReplicationCron(`${name}-replication-cron`, {
       ...host,

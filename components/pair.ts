@@ -1,14 +1,14 @@
-// The two machines switched as one. The pair owns what crosses hosts: the service IP, let go by
-// one host before the other claims it (never on two hosts), and the final data grab in between,
-// after the old production stopped serving and before the new one starts. A host the plan leaves
-// untouched (declared down, unreachable) gets no resource and so no connection at all.
+// The two machines switched as one. The pair owns what crosses hosts: the final data grab, while the
+// old production still serves (read-only), then the service IP, let go by one host before the other
+// claims it (never on two hosts). A host the plan leaves untouched (declared down, unreachable) gets
+// no resource and so no connection at all.
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
 import { Pair, pairText } from '../model/pairs';
-import { Host, otherHost, roleOf } from '../model/statuses';
-import { SwitchPlan } from '../model/transitions';
+import { UpPlan } from '../model/situation';
+import { Host, otherHost } from '../model/statuses';
 import { DataGrab } from '../providers/dataGrab';
 import { ServiceAddress } from '../providers/serviceAddress';
 import { ReplicationScript } from '../providers/replicationScript';
@@ -17,11 +17,10 @@ import { hostArgs, replicationSettings, SounzHost } from './host';
 
 export interface SounzPairArgs {
   config: StackConfig;
-  /** The pair the stack last applied; undefined on the first deployment. */
-  previous: Pair | undefined;
   /** The statuses the config declares. */
   next: Pair;
-  plan: SwitchPlan;
+  /** The plan from what the hosts record (model/situation.ts). */
+  plan: UpPlan;
 }
 
 export class SounzPair extends pulumi.ComponentResource {
@@ -30,42 +29,50 @@ export class SounzPair extends pulumi.ComponentResource {
 
   constructor(name: string, args: SounzPairArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Pair', name, {}, opts);
-    const { config, previous, next, plan } = args;
+    const { config, next, plan } = args;
+    const { generation } = plan;
     const privateKey = pulumi.secret(config.sshPrivateKey);
     const contacted = (host: Host) => !plan.untouched.includes(host);
     const keep = { parent: this, retainOnDelete: true };
-    const serviceAddress = (host: Host, dependsOn: pulumi.Resource[]) => new ServiceAddress(`${config[host].name}-service-ip`, {
-      ...hostArgs(config[host], privateKey),
-      ip: config.serviceIp,
-      prefixLength: config.servicePrefixLength,
-      interface: config.serviceInterface,
-      label: config.serviceLabel,
-      present: roleOf(next[host]).servesApplication,
-    }, { ...keep, dependsOn });
-
     const server = plan.to;
     const partner = otherHost(server);
-    const released = contacted(partner) ? [serviceAddress(partner, [])] : [];
 
-    // Both sides of a grab need the replication command; so do the nightly cron jobs.
+    // Both sides of a grab need the replication command; so do the nightly cron jobs and the claim (thaw).
     const replicateScript = readFileSync(join(__dirname, '..', 'replication', 'sounz-replicate'), 'utf8');
-    const scripts = ([server, partner] as Host[]).filter(contacted).map((h) => new ReplicationScript(
+    const scripts = Object.fromEntries(([server, partner] as Host[]).filter(contacted).map((h) => [h, new ReplicationScript(
       `${config[h].name}-replication-script`,
-      { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, keep));
+      { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, keep)]));
 
-    const reason = `${plan.procedure}: ${previous ? pairText(previous) : 'first deployment'} -> ${pairText(next)}`;
+    // First the grab, while the old server still holds the service IP (read-only from the final dump on).
+    const reason = `${plan.procedure}: ${plan.previous ? pairText(plan.previous) : 'first deployment'} -> ${pairText(next)}`;
     const grab = plan.dataGrab;
     this.dataGrab = grab && new DataGrab(`${name}-data-grab`, {
       ...hostArgs(config[grab.to], privateKey),
       source: hostArgs(config[grab.from], privateKey).connection,
       reason,
       mandatory: grab.mandatory,
-    }, { ...keep, dependsOn: [...released, ...scripts] });
+      final: grab.final,
+      generation,
+    }, { ...keep, dependsOn: Object.values(scripts) });
     const grabbed = this.dataGrab ? [this.dataGrab] : [];
-    const claimed = serviceAddress(server, [...released, ...grabbed]);
+
+    // Then the old server lets the service IP go, and only then the new one claims it: never two holders.
+    const serviceAddress = (host: Host, dependsOn: pulumi.Resource[]) => new ServiceAddress(`${config[host].name}-service-ip`, {
+      ...hostArgs(config[host], privateKey),
+      ip: config.serviceIp,
+      prefixLength: config.servicePrefixLength,
+      interface: config.serviceInterface,
+      label: config.serviceLabel,
+      present: host === server,
+      generation,
+      drift: plan.drift[host] ?? [],
+      rollback: host === server && plan.rollbackTo ? hostArgs(config[plan.rollbackTo], privateKey).connection : null,
+    }, { ...keep, dependsOn });
+    const released = contacted(partner) ? [serviceAddress(partner, grabbed)] : [];
+    const claimed = serviceAddress(server, [...released, ...grabbed, scripts[server]]);
 
     const host = (h: Host, after: pulumi.Resource[]) => new SounzHost(config[h].name, {
-      machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], after,
+      machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], generation, after,
     }, { parent: this });
     // The partner keeps its old role (and its rsync daemons) until the grab has pulled from them.
     const partnerHost = contacted(partner) ? [host(partner, [...released, ...grabbed])] : [];
@@ -76,8 +83,9 @@ export class SounzPair extends pulumi.ComponentResource {
     const hasStandby = contacted(partner) && next[partner] !== 'down';
     this.checks = new ServiceChecks(`${name}-checks`, {
       ...hostArgs(config[server], privateKey),
-      reason: pairText(next),
+      reason: `${pairText(next)}, generation ${generation}`,
       serviceIp: config.serviceIp,
+      interface: config.serviceInterface,
       websitePort: ports.website,
       apolloPort: ports.apollo,
       mongrelPorts: ports.mongrels,

@@ -1,11 +1,9 @@
-// What the program learns before it declares anything: the stack config, the pair this stack last
-// applied (its own previous outputs), and whether each host declared down still answers.
+// What the program learns from the engine before it declares anything: the stack config and what this
+// stack's last successful up recorded (its own previous outputs). The hosts' side is preflight.ts.
 import * as pulumi from '@pulumi/pulumi';
 import { parseStackConfig, StackConfig } from '../model/config';
 import { Pair } from '../model/pairs';
-import { HOSTS, Reachability } from '../model';
-import { probe } from '../providers/ssh';
-import { sshTarget } from './host';
+import { LastApplied } from '../model/situation';
 
 const NAMESPACE = 'sounz:';
 
@@ -23,17 +21,21 @@ export function readStackConfig(): StackConfig {
   return stackConfigFrom(pulumi.runtime.allConfig());
 }
 
-/** The pair the last successful `up` of this very stack applied; undefined on the first one. */
-export async function lastAppliedPair(): Promise<Pair | undefined> {
+/** What the last successful `up` of this very stack recorded (its outputs); undefined before the first one. */
+export async function lastApplied(): Promise<LastApplied | undefined> {
   const self = new pulumi.StackReference(`organization/${pulumi.getProject()}/${pulumi.getStack()}`);
-  return (await self.getOutputDetails('pair')).value as Pair | undefined;
+  const [pair, generation, records] = await Promise.all(['pair', 'generation', 'records'].map(async (name) =>
+    (await self.getOutputDetails(name)).value));
+  return pair === undefined ? undefined : { pair: pair as Pair, generation: generation as number | undefined, records };
 }
 
-/** One short SSH login to each host declared down: the only contact such a host gets. */
-export async function probeHostsDeclaredDown(config: StackConfig, next: Pair): Promise<Reachability> {
-  const reachable: Reachability = {};
-  await Promise.all(HOSTS.filter((host) => next[host] === 'down').map(async (host) => {
-    reachable[host] = await probe(sshTarget(config[host], config.sshPrivateKey));
-  }));
-  return reachable;
+/**
+ * Stops the program with `message` and nothing else. The error carries no stack: the SDK's handler
+ * renders a stack with `util.inspect(..., { colors: true })` for its trace even though it shows a
+ * RunError's message alone, and on Node.js 20 that takes some 20 s for a stack through node_modules.
+ */
+export function refuse(message: string): never {
+  const error = new pulumi.RunError(message);
+  error.stack = undefined;
+  throw error;
 }

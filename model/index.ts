@@ -4,3 +4,6 @@ export * from './validators';
 export * from './pairs';
 export * from './config';
 export * from './transitions';
+export * from './generation';
+export * from './network';
+export * from './situation';

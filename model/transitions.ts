@@ -1,9 +1,9 @@
 /**
- * Planning a switch from the pair the stack last applied to the pair the config now declares.
+ * Planning a switch from the pair the hosts are in (situation.ts) to the pair the config now declares.
  *
  * The principle: never lose data the runbook would have kept. A host is promoted to serve only if it
  * already serves or was the standby of the host that serves; the old host is demoted before the new
- * one is promoted, so the service IP is never on two hosts; and in between, the latest data is
+ * one is promoted, so the service IP is never on two hosts; and before that, the latest data is
  * grabbed from the host that served ("grab the latest data from Production").
  */
 import { NORMAL, Pair, RECOVERY, aloneOn, checkPair, pairText, samePair, servedBy, servingHost, usePair } from './pairs';
@@ -14,6 +14,8 @@ export interface DataGrab {
   to: Host;
   /** Not mandatory: best effort, skipped if `from` does not answer; a failure does not stop the switch. */
   mandatory: boolean;
+  /** The final grab before the service moves: `from` takes no more writes from its final dump on. */
+  final: boolean;
 }
 
 /** Steps that set a host's status to `down` run only if the host answers the reachability probe. */
@@ -85,7 +87,7 @@ export function planSwitch(
   if (!checkPair(previous.primary, previous.secondary).ok) {
     return {
       ok: false,
-      reason: `the last applied pair ${pairText(previous)} is not an allowed pair: the stack state was not written by this program`,
+      reason: `the pair the hosts are in, ${pairText(previous)}, is not an allowed pair: it was not written by this program`,
       suggestion: "check the stack state (pulumi stack export) and the hosts' /etc/sounz/sounz.status by hand",
     };
   }
@@ -104,7 +106,7 @@ function moveService(previous: Pair, next: Pair, reachable: Reachability, untouc
     return {
       ok: false,
       reason:
-        `the ${to} would serve SOUNZ, but in the last applied pair ${pairText(previous)} it was ${previous[to]}, ` +
+        `the ${to} would serve SOUNZ, but in the pair the hosts are in, ${pairText(previous)}, it is ${previous[to]}, ` +
         `not the standby of the ${from}: it does not have what the ${from} served since, and promoting it would throw that away`,
       suggestion: `first make the ${to} the standby of the ${from}: ${usePair(servedBy(from))}; pulumi up; then ${pairText(next)}`,
     };
@@ -121,12 +123,13 @@ function moveService(previous: Pair, next: Pair, reachable: Reachability, untouc
       suggestion: `if the ${from} is dead, declare it down: ${usePair(aloneOn(to))}`,
     };
   }
-  const grab = reachable[from] === false ? undefined : { from, to, mandatory };
-  // The old host lets the service IP go first, so that nothing is written there after the grab:
-  // what the grab brings is all there is (RPO 0 for a planned switch).
+  const grab = reachable[from] === false ? undefined : { from, to, mandatory, final: true };
+  // The grab runs while the old host still holds the service IP, its database read-only: nothing is
+  // written there after the final dump (RPO 0 for a planned switch), the site keeps answering, and a
+  // failed grab leaves the old host serving. Only the move of the address itself is dark.
   const steps: Step[] = [];
-  if (!untouched.includes(from)) steps.push({ kind: 'demote', host: from, status: next[from] });
   if (grab) steps.push({ kind: 'grab', ...grab });
+  if (!untouched.includes(from)) steps.push({ kind: 'demote', host: from, status: next[from] });
   steps.push({ kind: 'promote', host: to, status: next[to] });
   const procedure = !mandatory ? 'EMERGENCY' : samePair(next, NORMAL) ? 'back to NORMAL' : 'planned switchover';
   return refuseUnreachable(next, reachable) ?? plan(procedure, from, to, true, grab, steps, untouched);
@@ -138,7 +141,7 @@ function keepServing(previous: Pair, next: Pair, reachable: Reachability, untouc
   const partner = otherHost(server);
   const returning = previous[partner] === 'down';
   // The returning host catches up on what was served while it was down, rather than wait for the nightly run.
-  const grab = returning ? { from: server, to: partner, mandatory: false } : undefined;
+  const grab = returning ? { from: server, to: partner, mandatory: false, final: false } : undefined;
   const steps: Step[] = [];
   if (grab) steps.push({ kind: 'grab', ...grab });
   if (!untouched.includes(partner)) steps.push({ kind: 'set-status', host: partner, status: next[partner] });
@@ -179,7 +182,8 @@ export function describeStep(step: Step): string {
     case 'grab':
       return (
         `grab the latest data from the ${step.from} to the ${step.to}` +
-        (step.mandatory ? '' : ' (best effort)')
+        (step.final ? `, the ${step.from}'s database read-only from the final dump on` : '') +
+        (step.mandatory ? ` (if it fails, the ${step.from} takes writes again and keeps serving)` : ' (best effort)')
       );
     case 'demote':
       return `demote the ${step.host}: remove the service IP, set status ${step.status}`;

@@ -1,11 +1,13 @@
 // DataGrab: "grab the latest data from Production" (runbook 3.1 step 3) before a host is promoted.
 // The old production dumps its database, then the incoming host pulls the dump, the data areas and
 // the Apollo index from the old production's rsync daemons and restores the dump: the same
-// sounz-replicate commands as the nightly cron jobs (ReplicationScript installs them). A grab is an
-// event: it runs when the switch it belongs to (its `reason`) changes; there is nothing to undo.
+// sounz-replicate commands as the nightly cron jobs (ReplicationScript installs them). The final grab
+// of a switch first freezes the old production's database (read-only: the site keeps answering, and
+// nothing is written after the final dump); if a mandatory grab fails, it thaws it again, so the old
+// production keeps serving as before. A grab is an event: it runs again in every switch generation.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, connectionShape, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
-import { replicate } from './replicationScript';
+import { REPLICATE_COMMAND, replicate } from './replicationScript';
 import { Runner, runOverSsh } from './ssh';
 
 export interface DataGrabInputs extends ConnectionInputs {
@@ -15,6 +17,10 @@ export interface DataGrabInputs extends ConnectionInputs {
   reason: string;
   /** A best-effort grab (EMERGENCY) reports its failure instead of failing the switch. */
   mandatory: boolean;
+  /** The final grab before the service moves: the source takes no writes from its final dump on. */
+  final: boolean;
+  /** The switch generation it belongs to. */
+  generation: number;
 }
 
 interface DataGrabOutputs extends DataGrabInputs {
@@ -24,6 +30,7 @@ interface DataGrabOutputs extends DataGrabInputs {
 export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const grab = async (inputs: DataGrabInputs): Promise<string> => {
     const source = targetOf({ ...inputs.source, privateKey: inputs.privateKey });
+    if (inputs.final) await run(source, [REPLICATE_COMMAND, 'freeze']);
     try {
       // A mandatory grab waits out a nightly run and may take long; a best-effort one (EMERGENCY)
       // must not hold the switch up for long on a sick host.
@@ -32,7 +39,14 @@ export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.Resou
         : { wait: false, switching: true, timeoutSeconds: 120 });
       return `grabbed from ${inputs.source.host} at ${new Date().toISOString()}`;
     } catch (error) {
-      if (inputs.mandatory) throw error;
+      if (inputs.mandatory) {
+        const failure = (error as Error).message;
+        const thawed = await run(source, [REPLICATE_COMMAND, 'thaw']).then(() => true, () => false);
+        throw new Error(`the final data grab from ${inputs.source.host} to ${inputs.host} failed: ${failure}. ` + (thawed
+          ? `${inputs.source.host} keeps the service IP and takes writes again: nothing changed for the site.`
+          : `${inputs.source.host} keeps the service IP but its database could not be made writable again: ` +
+            `run ${REPLICATE_COMMAND} thaw there.`));
+      }
       return `best-effort grab from ${inputs.source.host} failed: ${(error as Error).message}`;
     }
   };
@@ -40,7 +54,10 @@ export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.Resou
     async check(_olds: DataGrabInputs, news: DataGrabInputs) {
       return checkInputs((z, g) => {
         const { privateKey: _, ...sourceShape } = connectionShape(g);
-        return { source: z.object(sourceShape).strict(), reason: z.string().min(1), mandatory: z.boolean() };
+        return {
+          source: z.object(sourceShape).strict(), reason: z.string().min(1), mandatory: z.boolean(), final: z.boolean(),
+          generation: z.number().int().nonnegative(),
+        };
       }, news);
     },
     async diff(_id: string, olds: DataGrabOutputs, news: DataGrabInputs) {
@@ -59,14 +76,16 @@ export interface DataGrabArgs extends HostArgs {
   source: pulumi.Input<Omit<ConnectionInputs, 'privateKey'>>;
   reason: pulumi.Input<string>;
   mandatory: pulumi.Input<boolean>;
+  final: pulumi.Input<boolean>;
+  generation: pulumi.Input<number>;
 }
 
 export class DataGrab extends pulumi.dynamic.Resource {
   declare readonly outcome: pulumi.Output<string>;
 
   constructor(name: string, args: DataGrabArgs, opts?: pulumi.CustomResourceOptions) {
-    const { source, reason, mandatory } = args;
-    super(dataGrabProvider(), name, { ...connectionProps(args), source, reason, mandatory, outcome: undefined },
+    const { source, reason, mandatory, final, generation } = args;
+    super(dataGrabProvider(), name, { ...connectionProps(args), source, reason, mandatory, final, generation, outcome: undefined },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

@@ -1,10 +1,17 @@
 // ServiceAddress: the service IP as an alias with the runbook's label (eth0:1), present on the host
 // that serves and absent elsewhere. Before it claims the address the host asks the LAN whether
-// anyone still answers for it (duplicate-address detection); after, it announces itself with
-// gratuitous ARP so that clients and the router move at once.
+// anyone still answers for it (duplicate-address detection); after, it records that it began to serve
+// in this switch's generation and announces itself with gratuitous ARP. A host that serves takes writes.
+// If the new server cannot claim the address in a planned switch, the old one takes it back: a failed
+// switch leaves the old server serving, or says loudly that nobody does.
 import * as pulumi from '@pulumi/pulumi';
-import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
-import { Runner, runOverSsh, script } from './ssh';
+import { GENERATION_DIR } from '../model/generation';
+import { cannotCarry } from '../model/network';
+import {
+  checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf,
+} from './contract';
+import { REPLICATE_COMMAND } from './replicationScript';
+import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export interface ServiceAddressInputs extends ConnectionInputs {
   ip: string;
@@ -12,15 +19,32 @@ export interface ServiceAddressInputs extends ConnectionInputs {
   interface: string;
   label: string;
   present: boolean;
+  /** The switch generation this host serves in, when it claims the address. */
+  generation: number;
+  /** How the host differed from its role when this up began (the preflight's view); none once converged. */
+  drift: string[];
+  /** The host that held the address before this switch, to take it back if the claim fails; null: none may. */
+  rollback: Omit<ConnectionInputs, 'privateKey'> | null;
 }
 
 /** Exit code of CLAIM when another machine answers for the address. */
 export const ADDRESS_IN_USE = 3;
+/** Exit code of CLAIM when no address of the interface shares a subnet with the service IP. */
+export const NOT_ROUTABLE = 4;
 
-// $1 ip, $2 prefix, $3 interface, $4 label. Idempotent: an address already here is kept.
+// $1 ip, $2 prefix, $3 interface, $4 label, $5 generation, $6 generation folder, $7 replication command.
+// Idempotent: an address already here is kept (and keeps the generation it was first served in).
 const CLAIM = `set -eu
-ip=$1 prefix=$2 dev=$3 label=$4
-if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then echo kept; exit 0; fi
+ip=$1 prefix=$2 dev=$3 label=$4 generation=$5 gen=$6 replicate=$7
+record() { mkdir -p "$gen"; printf '%s\\n' "$2" >"$gen/$1.tmp"; mv -f "$gen/$1.tmp" "$gen/$1"; }
+# A server takes writes: undo the freeze of an earlier final grab, if any (the program installs the
+# command before any claim; a host without it has no database of ours).
+if [ -x "$replicate" ]; then "$replicate" thaw >/dev/null; fi
+if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then
+  [ "$(cat "$gen/served" 2>/dev/null || echo 0)" != 0 ] || { record served "$generation"; record data "$generation"; }
+  echo kept; exit 0
+fi
+addresses=$(ip -4 -o addr show dev "$dev" | awk '{ print $4 }' | tr '\\n' ' ')
 # Duplicate-address detection: no answer within half a second (timeout's 124) means the address is
 # free; a LAN host answers ARP in milliseconds.
 dad=0
@@ -36,6 +60,9 @@ case $dad in
     exit 1 ;;
 esac
 ip addr add "$ip/$prefix" brd + dev "$dev" label "$label"
+# Recorded at once: from here on this host's data is the newest.
+record served "$generation"
+record data "$generation"
 # Gratuitous ARP, the first at once, two more a second apart for those that missed it; arping
 # lingers a second after each, so it runs on in the background.
 arping -q -U -c 3 -I "$dev" "$ip" </dev/null >/dev/null 2>&1 &
@@ -45,41 +72,79 @@ const RELEASE = `set -eu
 ip=$1 prefix=$2 dev=$3
 if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then ip addr del "$ip/$prefix" dev "$dev"; echo removed; else echo absent; fi`;
 
-// Prints the label the address carries on the interface, or nothing.
-const OBSERVE = `ip -4 -o addr show dev "$2" | awk -v ip="$1" '{ split($4, a, "/"); if (a[1] == ip) print $NF }'`;
+// The interface's addresses, one per line: `<address/len> <label>`. The label ends what `ip -o` prints
+// before the backslash that starts the lifetimes.
+const OBSERVE = `ip -4 -o addr show dev "$1" | sed 's/\\\\.*//' | awk '{ print $4, $NF }'`;
+
+/** The label `ip` of the interface carries, or undefined; `lines` as OBSERVE prints them. */
+export function labelOf(lines: string, ip: string): string | undefined {
+  return lines.split('\n').map((line) => line.trim().split(/\s+/))
+    .find(([cidr]) => cidr?.split('/')[0] === ip)?.[1];
+}
 
 export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
-  const converge = async (inputs: ServiceAddressInputs) => {
-    const { ip, prefixLength, interface: dev, label } = inputs;
-    const target = targetOf(inputs);
-    if (!inputs.present) return (await run(target, script(RELEASE, ip, String(prefixLength), dev))).stdout.trim();
-    const result = await run(target, script(CLAIM, ip, String(prefixLength), dev, label), { allowFailure: true });
-    if (result.code === ADDRESS_IN_USE) {
-      throw new Error(`${inputs.host}: refusing to add the service IP ${ip}: ${result.stderr.trim()}`);
-    }
-    if (result.code !== 0) throw new Error(`${inputs.host}: adding the service IP ${ip} failed: ${result.stderr.trim()}`);
+  const claim = async (target: SshTarget, inputs: ServiceAddressInputs) => {
+    const { ip, prefixLength, interface: dev, label, generation } = inputs;
+    const lines = (await run(target, script(OBSERVE, dev))).stdout;
+    const unroutable = labelOf(lines, ip) === undefined &&
+      cannotCarry(ip, lines.split('\n').map((line) => line.split(' ')[0]).filter(Boolean), dev);
+    if (unroutable) throw new Error(`${target.host}: refusing to add the service IP: ${unroutable}`);
+    const result = await run(target, script(CLAIM, ip, String(prefixLength), dev, label, String(generation),
+      GENERATION_DIR, REPLICATE_COMMAND), { allowFailure: true });
+    if (result.code === ADDRESS_IN_USE) throw new Error(`${target.host}: refusing to add the service IP ${ip}: ${result.stderr.trim()}`);
+    if (result.code !== 0) throw new Error(`${target.host}: adding the service IP ${ip} failed: ${result.stderr.trim()}`);
     return result.stdout.trim();
+  };
+  const release = async (inputs: ServiceAddressInputs) => {
+    const { ip, prefixLength, interface: dev } = inputs;
+    return (await run(targetOf(inputs), script(RELEASE, ip, String(prefixLength), dev))).stdout.trim();
+  };
+  const converge = async (inputs: ServiceAddressInputs) => {
+    if (!inputs.present) return release(inputs);
+    try {
+      return await claim(targetOf(inputs), inputs);
+    } catch (error) {
+      const failure = (error as Error).message;
+      if (!inputs.rollback) throw error;
+      const old = inputs.rollback.host;
+      try {
+        await claim(targetOf({ ...inputs.rollback, privateKey: inputs.privateKey }), inputs);
+      } catch (rollbackError) {
+        throw new Error(`NOBODY SERVES ${inputs.ip}: ${failure}; and ${old}, which served before, could not take it back: ` +
+          `${(rollbackError as Error).message}. Bring either host back, then pulumi up.`);
+      }
+      throw new Error(`${failure}. ${old}, which served before, took the service IP back and takes writes again: ` +
+        `nothing was lost. Fix ${inputs.host}, then run the switch again.`);
+    }
   };
   return {
     async check(_olds: ServiceAddressInputs, news: ServiceAddressInputs) {
-      return checkInputs((z, g) => ({
-        ip: g.ipv4Address,
-        prefixLength: g.prefixLength,
-        interface: g.interfaceName,
-        label: g.interfaceLabel,
-        present: z.boolean(),
-      }), news);
+      return checkInputs((z, g) => {
+        const { privateKey: _, ...hostShape } = connectionShape(g);
+        return {
+          ip: g.ipv4Address,
+          prefixLength: g.prefixLength,
+          interface: g.interfaceName,
+          label: g.interfaceLabel,
+          present: z.boolean(),
+          generation: z.number().int().nonnegative(),
+          drift: z.array(z.string()),
+          rollback: z.object(hostShape).strict().nullable(),
+        };
+      }, news);
     },
     async diff(_id: string, olds: ServiceAddressInputs, news: ServiceAddressInputs) {
-      return diffInputs(olds, news);
+      // Only what the host would show matters: another generation or rollback host alone is no work.
+      const { generation: _g, rollback: _r, ...shown } = news;
+      return diffInputs({ ...olds, drift: olds.drift ?? [] }, shown as ServiceAddressInputs);
     },
     async create(inputs: ServiceAddressInputs) {
       await converge(inputs);
-      return { id: `${inputs.host}:${inputs.interface}:${inputs.ip}`, outs: inputs };
+      return { id: `${inputs.host}:${inputs.interface}:${inputs.ip}`, outs: { ...inputs, drift: [] } };
     },
     async read(id: string, props: ServiceAddressInputs) {
-      const label = (await run(targetOf(props), script(OBSERVE, props.ip, props.interface))).stdout.trim();
-      return { id, props: { ...props, present: label !== '', label: label || props.label } };
+      const label = labelOf((await run(targetOf(props), script(OBSERVE, props.interface))).stdout, props.ip);
+      return { id, props: { ...props, present: label !== undefined, label: label ?? props.label } };
     },
     async update(_id: string, olds: ServiceAddressInputs, news: ServiceAddressInputs) {
       // Another address, prefix or label: take the old one down before bringing the new one up.
@@ -89,11 +154,11 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
         await converge({ ...news, ip, prefixLength, interface: dev, label, present: false });
       }
       await converge(news);
-      return { outs: news };
+      return { outs: { ...news, drift: [] } };
     },
     async delete(_id: string, props: ServiceAddressInputs) {
       // A resource that holds the address gives it back; one that kept it absent leaves things be.
-      if (props.present) await converge({ ...props, present: false });
+      if (props.present) await release(props);
     },
   };
 }
@@ -105,14 +170,18 @@ export interface ServiceAddressArgs extends HostArgs {
   label: pulumi.Input<string>;
   /** Whether this host holds the service IP. */
   present: pulumi.Input<boolean>;
+  generation: pulumi.Input<number>;
+  drift: pulumi.Input<string[]>;
+  rollback: pulumi.Input<Omit<ConnectionInputs, 'privateKey'> | null>;
 }
 
 export class ServiceAddress extends pulumi.dynamic.Resource {
   declare readonly present: pulumi.Output<boolean>;
 
   constructor(name: string, args: ServiceAddressArgs, opts?: pulumi.CustomResourceOptions) {
-    const { ip, prefixLength, label, present } = args;
-    super(serviceAddressProvider(), name, { ...connectionProps(args), ip, prefixLength, interface: args.interface, label, present },
-      { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
+    const { ip, prefixLength, label, present, generation, drift, rollback } = args;
+    super(serviceAddressProvider(), name, {
+      ...connectionProps(args), ip, prefixLength, interface: args.interface, label, present, generation, drift, rollback,
+    }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

@@ -11,6 +11,8 @@ export interface ServiceChecksInputs extends ConnectionInputs {
   /** The pair these checks follow: a new pair runs them again (and `refresh` always does). */
   reason: string;
   serviceIp: string;
+  /** The interface the service IP lives on, to ask the LAN who else answers for it. */
+  interface: string;
   websitePort: number;
   apolloPort: number;
   mongrelPorts: number[];
@@ -35,11 +37,15 @@ export const RUNBOOK_LOGS = [
   '/var/log/sounz/sounz-general.log',
 ];
 
-// $1 service IP, $2 database, $3 apollo port, $4 "mongrel ports", $5 "rsync ports", then the logs.
+// $1 service IP, $2 database, $3 apollo port, $4 "mongrel ports", $5 "rsync ports", $6 interface, then the logs.
 // One line per check: "<name>|ok" or "<name>|<what it saw>".
-const CHECKS = `cd / && ip=$1 db=$2 apollo=$3 mongrels=$4 rsyncs=$5; shift 5
+const CHECKS = `cd / && ip=$1 db=$2 apollo=$3 mongrels=$4 rsyncs=$5 dev=$6; shift 6
 listens() { ss -Hltn "sport = :$1" | grep -q .; }
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo "service IP on this host|ok"; else echo "service IP on this host|$ip is not configured here"; fi
+# Duplicate-address detection from the holder: any answer comes from another machine holding the address too.
+others=$(arping -D -c 2 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | sort -u | tr '\\n' ' ')
+if [ -z "$others" ]; then echo "no other machine answers for the service IP|ok"
+else echo "no other machine answers for the service IP|$ip is also answered for by $others(two holders)"; fi
 if listens "$apollo"; then echo "Apollo listens on $apollo|ok"; else echo "Apollo listens on $apollo|nothing listens on port $apollo"; fi
 for port in $mongrels; do
   if listens "$port"; then echo "mongrel on $port|ok"; else echo "mongrel on $port|nothing listens on port $port"; fi
@@ -53,6 +59,8 @@ for how in tcp socket; do
     echo "PostgreSQL database $db over $how|ok"
   else echo "PostgreSQL database $db over $how|$(echo "$out" | head -n 1)"; fi
 done
+ro=$(runuser -u postgres -- psql -d "$db" -tAc 'show default_transaction_read_only' 2>&1)
+if [ "$ro" = off ]; then echo "PostgreSQL database $db takes writes|ok"; else echo "PostgreSQL database $db takes writes|default_transaction_read_only is $ro"; fi
 for log in "$@"; do
   if [ -e "$log" ]; then echo "log $log|ok"; else echo "log $log|missing"; fi
 done`;
@@ -75,7 +83,7 @@ function httpStatus(ip: string, port: number): Promise<string> {
 export function serviceChecksProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const observe = async (inputs: ServiceChecksInputs): Promise<ServiceChecksOutputs> => {
     const lines = (await run(targetOf(inputs), script(CHECKS, inputs.serviceIp, inputs.database, String(inputs.apolloPort),
-      inputs.mongrelPorts.join(' '), inputs.rsyncPorts.join(' '), ...RUNBOOK_LOGS))).stdout.trim().split('\n');
+      inputs.mongrelPorts.join(' '), inputs.rsyncPorts.join(' '), inputs.interface, ...RUNBOOK_LOGS))).stdout.trim().split('\n');
     const results: Record<string, string> = {
       [`website answers on ${inputs.serviceIp}:${inputs.websitePort}`]: await httpStatus(inputs.serviceIp, inputs.websitePort),
     };
@@ -103,6 +111,7 @@ export function serviceChecksProvider(run: Runner = runOverSsh): pulumi.dynamic.
         return {
           reason: z.string().min(1),
           serviceIp: g.ipv4Address,
+          interface: g.interfaceName,
           websitePort: g.port,
           apolloPort: g.port,
           mongrelPorts: z.array(g.port),
@@ -130,6 +139,7 @@ export function serviceChecksProvider(run: Runner = runOverSsh): pulumi.dynamic.
 export interface ServiceChecksArgs extends HostArgs {
   reason: pulumi.Input<string>;
   serviceIp: pulumi.Input<string>;
+  interface: pulumi.Input<string>;
   websitePort: pulumi.Input<number>;
   apolloPort: pulumi.Input<number>;
   mongrelPorts: pulumi.Input<number[]>;
@@ -144,7 +154,7 @@ export class ServiceChecks extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: ServiceChecksArgs, opts?: pulumi.CustomResourceOptions) {
     const { reason, serviceIp, websitePort, apolloPort, mongrelPorts, rsyncPorts, database, replicaHost } = args;
-    super(serviceChecksProvider(), name, { ...connectionProps(args), reason, serviceIp, websitePort, apolloPort, mongrelPorts,
+    super(serviceChecksProvider(), name, { ...connectionProps(args), reason, serviceIp, interface: args.interface, websitePort, apolloPort, mongrelPorts,
       rsyncPorts, database, replicaHost, results: undefined, lastReplication: undefined },
     { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }

@@ -150,13 +150,3 @@ export const runOverSsh: Runner = async (target, argv, options = {}) => {
   }
   return result;
 };
-
-/** One short SSH login: the only contact the program makes with a host declared down. */
-export async function probe(target: SshTarget, run: Runner = runOverSsh): Promise<boolean> {
-  try {
-    await run(target, ['true'], { connectTimeoutMs: PROBE_TIMEOUT_MS, timeoutMs: PROBE_TIMEOUT_MS });
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -1,13 +1,17 @@
-// StatusFile: /etc/sounz/sounz.status holds exactly the host's status (runbook §2). Written
-// atomically (temp file in the same folder, then rename) so a reader never sees half a value;
-// each change is appended to the general log with time and old -> new.
+// StatusFile: /etc/sounz/sounz.status holds exactly the host's status (runbook §2), and beside it the
+// generation of the switch that set it (model/generation.ts). Written atomically (temp file in the same
+// folder, then rename) so a reader never sees half a value; each change is appended to the general log
+// with time, old -> new and the generation.
 import * as pulumi from '@pulumi/pulumi';
+import { GENERATION_DIR } from '../model/generation';
 import { Status } from '../model/statuses';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script } from './ssh';
 
 export interface StatusFileInputs extends ConnectionInputs {
   status: Status;
+  /** The switch generation that declares this status. */
+  generation: number;
   path: string;
   logPath: string;
 }
@@ -19,26 +23,32 @@ interface StatusFileOutputs extends StatusFileInputs {
 
 // Prints "created" when the file did not exist before, "written" or "unchanged" otherwise.
 const WRITE = `set -eu
-file=$1 status=$2 log=$3
+file=$1 status=$2 log=$3 generation=$4 gen=$5
 old=$(cat "$file" 2>/dev/null) || old=''
 if [ -e "$file" ]; then made=written; else made=created; fi
+mkdir -p "$gen"
+if [ "$(cat "$gen/switch" 2>/dev/null)" != "$generation" ]; then
+  printf '%s\\n' "$generation" >"$gen/switch.tmp" && mv -f "$gen/switch.tmp" "$gen/switch"
+fi
 if [ "$old" = "$status" ]; then echo unchanged; exit 0; fi
 tmp=$(mktemp "$file.XXXXXX")
 printf '%s\\n' "$status" >"$tmp"
 chmod 0644 "$tmp"
 mv -f "$tmp" "$file"
-printf '%s sounz.status %s -> %s (pulumi)\\n' "$(date '+%Y-%m-%d %H:%M:%S')" "\${old:-none}" "$status" >>"$log"
+printf '%s sounz.status %s -> %s (pulumi, switch generation %s)\\n' "$(date '+%Y-%m-%d %H:%M:%S')" "\${old:-none}" "$status" "$generation" >>"$log"
 echo "$made"`;
 
 const READ = `if [ -e "$1" ]; then cat "$1"; else echo '<absent>'; fi`;
 
 export function statusFileProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const write = async (inputs: StatusFileInputs) =>
-    (await run(targetOf(inputs), script(WRITE, inputs.path, inputs.status, inputs.logPath))).stdout.trim();
+    (await run(targetOf(inputs), script(WRITE, inputs.path, inputs.status, inputs.logPath, String(inputs.generation),
+      GENERATION_DIR))).stdout.trim();
   return {
     async check(_olds: StatusFileInputs, news: StatusFileInputs) {
-      return checkInputs((_z, g) => ({
+      return checkInputs((z, g) => ({
         status: g.status,
+        generation: z.number().int().nonnegative(),
         path: g.absolutePath.default('/etc/sounz/sounz.status'),
         logPath: g.absolutePath.default('/var/log/sounz/sounz-general.log'),
       }), news);
@@ -67,6 +77,7 @@ export function statusFileProvider(run: Runner = runOverSsh): pulumi.dynamic.Res
 
 export interface StatusFileArgs extends HostArgs {
   status: pulumi.Input<Status>;
+  generation: pulumi.Input<number>;
 }
 
 /** The host's status file, converged to `status`. */
@@ -74,7 +85,9 @@ export class StatusFile extends pulumi.dynamic.Resource {
   declare readonly status: pulumi.Output<Status>;
 
   constructor(name: string, args: StatusFileArgs, opts?: pulumi.CustomResourceOptions) {
-    super(statusFileProvider(), name, { ...connectionProps(args), status: args.status, path: undefined, logPath: undefined },
+    super(statusFileProvider(), name, {
+      ...connectionProps(args), status: args.status, generation: args.generation, path: undefined, logPath: undefined,
+    },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

@@ -33,13 +33,13 @@ describe('check refuses what a shell could read, naming the property and never t
     ['hostKey', { hostKey: 'ssh-ed25519 AAAA\nevil' }, 'hostKey: the host\'s public key line'],
     ['privateKey', { privateKey: 'not a key' }, 'privateKey: an OpenSSH or PEM private key block'],
   ])('%s', async (property, change, reason) => {
-    const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'production', ...change });
+    const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'production', generation: 1, ...change });
     expect(result.failures).toEqual([expect.objectContaining({ property, reason: expect.stringContaining(reason) })]);
     expect(JSON.stringify(result.failures)).not.toContain('not a key');
   });
 
   test('a valid input gets its defaults and keeps the serialized provider', async () => {
-    const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'standby', __provider: 'code' });
+    const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'standby', generation: 1, __provider: 'code' });
     expect(result.failures).toEqual([]);
     expect(result.inputs).toMatchObject({ path: '/etc/sounz/sounz.status', __provider: 'code' });
   });
@@ -56,16 +56,23 @@ test('diff names changes and replaces exactly: another host replaces, another ke
 
 test('config values reach the host as positional arguments of a fixed script, never inside it', async () => {
   const { run, calls } = fakeRunner(() => ({ stdout: 'created\n' }));
-  await statusFileProvider(run).create!({ ...connection, status: 'standby', path: '/etc/sounz/sounz.status', logPath: '/var/log/x.log' });
+  await statusFileProvider(run).create!({ ...connection, status: 'standby', generation: 7, path: '/etc/sounz/sounz.status', logPath: '/var/log/x.log' });
   const [{ argv }] = calls;
   expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
   expect(argv[2]).not.toContain('standby');
-  expect(argv.slice(3)).toEqual(['sh', '/etc/sounz/sounz.status', 'standby', '/var/log/x.log']);
+  expect(argv.slice(3)).toEqual(['sh', '/etc/sounz/sounz.status', 'standby', '/var/log/x.log', '7', '/etc/sounz/generation']);
 });
 
+const claiming = (call: Call) => call.argv[2]?.includes('arping -q -D');
+const serviceIpInputs = { ...connection, ip: '198.51.100.100', prefixLength: 24, interface: 'eth0', label: 'eth0:1', present: true,
+  generation: 3, drift: [], rollback: null };
+const interfaceHas = (...lines: string[]) => ({ stdout: lines.map((l) => `${l}\n`).join('') });
+
 test('ServiceAddress turns the claim script\'s in-use exit into a refusal naming the address', async () => {
-  const { run } = fakeRunner(() => ({ code: ADDRESS_IN_USE, stderr: '198.51.100.100 is still answered for by 02:5A:00:00:00:12 on eth0: someone else holds the service IP' }));
-  const inputs = { ...connection, ip: '198.51.100.100', prefixLength: 24, interface: 'eth0', label: 'eth0:1', present: true };
+  const { run } = fakeRunner((call) => (claiming(call)
+    ? { code: ADDRESS_IN_USE, stderr: '198.51.100.100 is still answered for by 02:5A:00:00:00:12 on eth0: someone else holds the service IP' }
+    : interfaceHas('198.51.100.11/24 eth0')));
+  const inputs = serviceIpInputs;
   await expect(serviceAddressProvider(run).create!(inputs)).rejects.toThrow(
     'slayer: refusing to add the service IP 198.51.100.100: 198.51.100.100 is still answered for by 02:5A:00:00:00:12 on eth0');
 });
@@ -82,7 +89,8 @@ test('the cron file of a receiver pulls from its source; a role with no job remo
 
 describe('DataGrab', () => {
   const inputs = { ...connection, host: 'megadeth', address: '198.51.100.12',
-    source: { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY }, reason: 'EMERGENCY', mandatory: false };
+    source: { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY }, reason: 'EMERGENCY',
+    mandatory: false, final: false, generation: 2 };
   const failingPull = () => fakeRunner((call) => (call.argv.includes('pull-and-restore') ? { code: 1, stderr: 'rsync failed' } : {}));
 
   test('dumps on the source, then pulls and restores on the incoming host, bounded on both', async () => {
@@ -106,7 +114,7 @@ test('ServiceChecks fails with every failed check by name and what it saw', asyn
   const { run } = fakeRunner((call) => ({
     stdout: call.argv[2].includes('listens()') ? 'Apollo listens on 8983|ok\nmongrel on 8001|nothing listens on port 8001\n' : 'never\n',
   }));
-  const inputs = { ...connection, reason: '(production, standby)', serviceIp: '127.0.0.1', websitePort: 1, apolloPort: 8983,
+  const inputs = { ...connection, reason: '(production, standby)', serviceIp: '127.0.0.1', interface: 'eth0', websitePort: 1, apolloPort: 8983,
     mongrelPorts: [8001], rsyncPorts: [18993], database: 'sounz',
     replicaHost: { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user: 'root', hostKey: HOST_KEY } };
   await expect(serviceChecksProvider(run).create!(inputs)).rejects.toThrow(

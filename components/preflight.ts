@@ -1,0 +1,68 @@
+// The preflight: before it declares anything, the program reads each host's own records and what its
+// part in the switch needs, in one short SSH session per host. A host declared down gets the probe's
+// short timeout (a dead host must not hold up an EMERGENCY); the others the ordinary one.
+import { StackConfig } from '../model/config';
+import { GENERATION_DIR } from '../model/generation';
+import { Pair } from '../model/pairs';
+import { HostFacts, NEEDED_COMMANDS, Observation } from '../model/situation';
+import { HOSTS, Host, STATUSES, Status } from '../model/statuses';
+import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script } from '../providers/ssh';
+import { sshTarget } from './host';
+
+// $1 service IP, $2 interface, $3 database, $4 dump folder, $5 generation folder, then the commands. key=value lines.
+const OBSERVE = `cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5; shift 5
+echo "status=$(cat /etc/sounz/sounz.status 2>/dev/null)"
+for k in switch served data; do echo "$k=$(cat "$gen/$k" 2>/dev/null || echo 0)"; done
+if ip -4 -o addr show | grep -qF " inet $ip/"; then echo held=yes; else echo held=no; fi
+echo "addresses=$(ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{ print $4 }' | tr '\\n' ' ')"
+missing=''
+for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+echo "missing=$missing"
+mkdir -p /run/lock
+if flock -n /run/lock/sounz-replicate.lock true 2>/dev/null; then echo replication=idle; else echo replication=running; fi
+echo "database=$(echo "select pg_database_size(:'db')" | runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
+echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
+  where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |
+  runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
+dir=$dumps; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
+echo "free=$(df -PB1 "$dir" | awk 'NR == 2 { print $4 }')"`;
+
+/** The facts in the observation's key=value lines. */
+export function parseFacts(stdout: string): HostFacts {
+  const value = Object.fromEntries(stdout.split('\n').map((line) => {
+    const at = line.indexOf('=');
+    return [line.slice(0, at), line.slice(at + 1).trim()];
+  }));
+  const count = (key: string) => Number.parseInt(value[key] ?? '', 10) || 0;
+  const words = (key: string) => (value[key] ?? '').split(/\s+/).filter(Boolean);
+  return {
+    status: STATUSES.includes(value.status as Status) ? value.status as Status : undefined,
+    record: { switch: count('switch'), served: count('served'), data: count('data') },
+    holdsServiceIp: value.held === 'yes',
+    databaseReadOnly: count('readonly') > 0,
+    interfaceAddresses: words('addresses'),
+    missingCommands: words('missing'),
+    replicationRunning: value.replication === 'running',
+    databaseBytes: /^\d+$/.test(value.database ?? '') ? Number(value.database) : undefined,
+    freeBytes: count('free'),
+  };
+}
+
+async function observe(config: StackConfig, host: Host, declaredDown: boolean, run: Runner): Promise<Observation> {
+  const timeout = declaredDown ? PROBE_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
+  try {
+    const { stdout } = await run(sshTarget(config[host], config.sshPrivateKey),
+      script(OBSERVE, config.serviceIp, config.serviceInterface, config.replication.database,
+        config.replication.dumpDir, GENERATION_DIR, ...NEEDED_COMMANDS),
+      { connectTimeoutMs: timeout, timeoutMs: 5_000 });
+    return { reachable: true, facts: parseFacts(stdout) };
+  } catch (error) {
+    return { reachable: false, error: (error as Error).message };
+  }
+}
+
+/** Both hosts at once; `next` says which are declared down. */
+export async function observeHosts(config: StackConfig, next: Pair, run: Runner = runOverSsh): Promise<Record<Host, Observation>> {
+  const [primary, secondary] = await Promise.all(HOSTS.map((h) => observe(config, h, next[h] === 'down', run)));
+  return { primary, secondary };
+}
