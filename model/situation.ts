@@ -115,17 +115,17 @@ export function planUp(situation: Situation, next: Pair, service: ServiceIp): Up
         `but the config declares ${pairText(next)}: the service IP would move to the host with the older data`,
       `adopt the hosts' view first, then switch with pulumi up: ${usePair(previous)}`);
   }
-  // A first deployment on hosts that agree with the config claims the service IP as any first deployment does.
-  const plan = planSwitch(situation.lastApplied === undefined ? undefined : previous, next, reachable);
-  if (!plan.ok) return plan;
-
-  const unreachable = HOSTS.find((h) => !plan.untouched.includes(h) && !situation.observed[h].reachable);
-  if (unreachable) {
+  // Every host not declared down has a part in the up: it must answer.
+  const unreachable = HOSTS.find((h) => next[h] !== 'down' && !situation.observed[h].reachable);
+  if (unreachable && checkPair(next.primary, next.secondary).ok) {
     const seen = situation.observed[unreachable] as { error: string };
     return refusal(`preflight: the ${unreachable} must take part in this up, but it does not answer: ${seen.error}`,
       `fix SSH access to the ${unreachable} and run it again (nothing has changed on either host); ` +
         `if it is dead, ${usePair(aloneOn(otherHost(unreachable)))}`);
   }
+  // A first deployment on hosts that agree with the config claims the service IP as any first deployment does.
+  const plan = planSwitch(situation.lastApplied === undefined ? undefined : previous, next, reachable);
+  if (!plan.ok) return plan;
   const contacted = HOSTS.filter((h) => !plan.untouched.includes(h));
   const facts = (h: Host) => factsOf(situation, h) as HostFacts;
   for (const h of contacted) {
