@@ -38,6 +38,16 @@ describe('check refuses what a shell could read, naming the property and never t
     expect(JSON.stringify(result.failures)).not.toContain('not a key');
   });
 
+  // Issue 12, finding 9.
+  test('an unknown input is named, never quoted, and nothing that looks like a private key is', async () => {
+    const provider = statusFileProvider(fakeRunner().run);
+    const unknown = await provider.check!({}, { ...connection, status: 'production', sshKey: PRIVATE_KEY });
+    expect(unknown.failures).toEqual([{ property: '(inputs)', reason: "(inputs): Unrecognized key(s) in object: 'sshKey'" }]);
+    const pasted = await provider.check!({}, { ...connection, status: 'production', hostKey: PRIVATE_KEY });
+    expect(pasted.failures).toEqual([expect.objectContaining({ property: 'hostKey', reason: expect.stringMatching(/, got \(looks like a private key: not shown\)$/) })]);
+    expect(JSON.stringify([unknown, pasted])).not.toContain('b3BlbnNzaC1rZXkt');
+  });
+
   test('a valid input gets its defaults and keeps the serialized provider', async () => {
     const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'standby', __provider: 'code' });
     expect(result.failures).toEqual([]);
