@@ -3,7 +3,7 @@
 import { CommandResult, RunOptions, Runner, SshTarget } from '../../providers/ssh';
 import { statusFileProvider } from '../../providers/statusFile';
 import { serviceAddressProvider, ADDRESS_IN_USE } from '../../providers/serviceAddress';
-import { replicationCronProvider, renderCronFile } from '../../providers/replicationCron';
+import { nextRunText, replicationCronProvider, renderCronFile } from '../../providers/replicationCron';
 import { dataGrabProvider } from '../../providers/dataGrab';
 import { serviceChecksProvider } from '../../providers/serviceChecks';
 
@@ -88,6 +88,26 @@ test('the cron file of a receiver pulls from its source; a role with no job remo
   const { run, calls } = fakeRunner();
   await replicationCronProvider(run).update!('id', inputs, { ...inputs, jobs: [] });
   expect(calls[0].argv).toEqual(['rm', '-f', '/etc/cron.d/sounz-replication']);
+});
+
+// Issue 12, finding 8: the preview shows when the jobs next run; a schedule that never fires is refused.
+describe('ReplicationCron check', () => {
+  const inputs = { ...connection, jobs: ['dump' as const], schedule: '30 2 * * *', source: '198.51.100.12' };
+
+  test('fills in the next run, which diff does not compare', async () => {
+    const provider = replicationCronProvider(fakeRunner().run);
+    const { inputs: checked, failures } = await provider.check!({}, inputs);
+    expect(failures).toEqual([]);
+    expect(checked.nextRun).toMatch(/^\d{4}-\d\d-\d\d 02:30 \(UTC[+-]\d\d:\d\d\)$/);
+    expect(await provider.diff!('id', { ...checked, nextRun: '2020-01-01 02:30 (UTC+00:00)' }, checked)).toMatchObject({ changes: false });
+    expect(nextRunText([], '30 2 * * *')).toBe('never: this host runs no replication job');
+  });
+
+  test('refuses a schedule that never fires', async () => {
+    const { failures } = await replicationCronProvider(fakeRunner().run).check!({}, { ...inputs, schedule: '30 2 31 2 *' });
+    expect(failures).toEqual([{ property: 'schedule',
+      reason: 'schedule: a cron schedule that fires at least once every year; this one never fires, got "30 2 31 2 *"' }]);
+  });
 });
 
 describe('DataGrab', () => {
