@@ -316,7 +316,7 @@ function folderProblems(c: StackConfig, quote: Quote): ConfigProblem[] {
   ];
   const folders = folderKeys.map((path) => valueAt(c, path) as string);
   const overlaps = (a: string, b: string) => isWithin(a, b) || isWithin(b, a);
-  // A system folder's fix is the runbook's folder for the key, unless another key uses that one.
+  // A refused folder's fix is the runbook's folder for the key, unless another key uses that one.
   const runbookFolder = (path: Path, i: number) => {
     const runbook = valueAt(DEFAULTS, path) as string | undefined;
     return runbook === undefined || folders.some((f, j) => j !== i && overlaps(f, runbook)) ? '<another-path>' : runbook;
@@ -338,7 +338,7 @@ function folderProblems(c: StackConfig, quote: Quote): ConfigProblem[] {
       return complain(`${where} ${HOST_TREES[tree]}: ${mirrored}`, runbookFolder(path, i));
     }
     if (SHARED_FOLDERS.includes(folder)) {
-      return complain(`is a system folder that holds more than SOUNZ's data: ${mirrored}; name the data's own folder inside it`,
+      return complain(`is a shared folder that holds more than SOUNZ's data: ${mirrored}; name the data's own folder inside it`,
         runbookFolder(path, i));
     }
 

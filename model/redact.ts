@@ -9,7 +9,7 @@ const PRIVATE_KEY_MARKS = [
   /b3BlbnNzaC1rZXktdjE/,
 ];
 
-export const NOT_SHOWN_KEY = '(looks like a private key: not shown)';
+const NOT_SHOWN_KEY = '(looks like a private key: not shown)';
 
 export function shownValue(value: unknown): string {
   const json = JSON.stringify(value) ?? String(value);

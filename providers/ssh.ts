@@ -73,7 +73,7 @@ function pool(): Map<string, Promise<Client>> {
  * name `ssh-rsa` also stands for. Same key blob, other signatures: SHA-1 is offered last, for a server
  * older than OpenSSH 7.2, and never chosen over SHA-2 by a server that has both.
  */
-export function hostKeyAlgorithms(keyType: string): string[] {
+function hostKeyAlgorithms(keyType: string): string[] {
   return keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [keyType];
 }
 

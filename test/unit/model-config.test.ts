@@ -333,8 +333,8 @@ describe('values that validate but cannot work', () => {
     ['/var/lib, above PostgreSQL\'s tree', ['replication', 'dataDirs', 1], '/var/lib', `contains /var/lib/postgresql, PostgreSQL's own files (the database travels as a dump, never as files): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' /usr/share/sounz`],
     ['/usr, above the system', ['replication', 'dataDirs', 1], '/usr', `contains /usr/bin, the operating system: ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' /usr/share/sounz`],
     ['root\'s home', ['replication', 'dataDirs', 0], '/root/sounz', `is inside /root, root's home (its .ssh/authorized_keys let the operator in): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
-    ['/home', ['replication', 'dataDirs', 0], '/home', `is a system folder that holds more than SOUNZ's data: ${MIRRORED}; name the data's own folder inside it. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
-    ['/usr/share, without holding the next data area against it', ['replication', 'dataDirs', 0], '/usr/share', `is a system folder that holds more than SOUNZ's data: ${MIRRORED}; name the data's own folder inside it. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['/home', ['replication', 'dataDirs', 0], '/home', `is a shared folder that holds more than SOUNZ's data: ${MIRRORED}; name the data's own folder inside it. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['/usr/share, without holding the next data area against it', ['replication', 'dataDirs', 0], '/usr/share', `is a shared folder that holds more than SOUNZ's data: ${MIRRORED}; name the data's own folder inside it. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
   ])('refuses %s', (_what, path, value, expected) => {
     const key = 'sounz:' + path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
     expect(problemsOf(withValue(path, value))).toEqual([`${key} = ${JSON.stringify(value)}: ${expected}`]);
