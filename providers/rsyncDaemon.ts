@@ -24,8 +24,12 @@ const paths = (name: string) => ({ config: `/etc/sounz/rsyncd-${name}.conf`, pid
 // bind its port exits. An rsync daemon greets every connection with "@RSYNCD: <protocol>" before it
 // checks who is asking (so from the host itself too); sshd says "SSH-2.0-...", a web server nothing.
 // The daemon binds every address when rsyncd.conf names none, so the host asks itself on 127.0.0.1.
+// Having seen the greeting, it answers in kind and asks for the module list, so that the daemon logs a
+// "module-list request" rather than a protocol error in the general log.
 const GREETS = `greets() {
-  timeout 1 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && head -c 9 <&3' greets "$1" 2>/dev/null | grep -q '^@RSYNCD: '
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r greeting <&3 &&
+    case $greeting in "@RSYNCD: "*) printf "@RSYNCD: 30.0\\n#list\\n" >&3; cat <&3 >/dev/null;; *) exit 1;; esac' \\
+    greets "$1" 2>/dev/null
 }`;
 
 export function renderRsyncConfig(inputs: RsyncDaemonInputs): string {

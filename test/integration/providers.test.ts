@@ -210,6 +210,10 @@ describe('RsyncDaemon', () => {
     await engine.up('rsyncd: create');
     expect(await onSlayer('cat', '/etc/sounz/rsyncd-sounz.conf')).toContain('[data]\n    path = /data/sounz');
     expect(await listening(18993)).toBe(true);
+    // The provider's greeting check completes the handshake: the log shows a module-list request, no protocol error.
+    const log = await onSlayer('cat', '/var/log/sounz/sounz-general.log');
+    expect(log).toMatch(/module-list request from .*\(127\.0\.0\.1\)/);
+    expect(log).not.toContain('rsync error');
     await expectNoChanges();
   });
 
