@@ -66,7 +66,7 @@ test('a truncated dump leaves the standby\'s database in service and logs why', 
   expect(result.code).toBe(1);
   expect(result.stderr).toContain('kept the database in service');
   expect(await sql('megadeth', 'select title from works')).toBe('Symphony No. 1');
-  expect(await generalLog('megadeth')).toMatch(/FAILED: restore of \/var\/lib\/postgresql\/dumps\/sounz\.dump failed \(.+\); kept the database in service/);
+  expect(await generalLog('megadeth')).toMatch(/FAILED: restore of \/var\/backups\/sounz\/sounz\.dump failed \(.+\); kept the database in service/);
 });
 
 test('each side refuses to run on a host whose status says it is not that side', async () => {
