@@ -7,18 +7,29 @@ import { LastApplied } from '../model/situation';
 
 const NAMESPACE = 'sounz:';
 
-/** The stack config from `namespace:key` -> text entries: objects and lists are stored as JSON text. */
-export function stackConfigFrom(entries: Record<string, string>): StackConfig {
+/**
+ * The stack config from `namespace:key` -> text entries: objects and lists are stored as JSON text.
+ * `secretKeys` (`namespace:key`) are those the stack keeps secret: no error quotes their values.
+ */
+export function stackConfigFrom(entries: Record<string, string>, secretKeys: readonly string[] = []): StackConfig {
   const raw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(entries)) {
     if (!key.startsWith(NAMESPACE)) continue;
     raw[key.slice(NAMESPACE.length)] = /^[[{]/.test(value) ? JSON.parse(value) : value;
   }
-  return parseStackConfig(raw);
+  const secret = secretKeys.filter((key) => key.startsWith(NAMESPACE)).map((key) => key.slice(NAMESPACE.length));
+  return parseStackConfig(raw, secret);
 }
 
+/**
+ * Which config keys the stack marks secret. @pulumi/pulumi has this as `runtime.isConfigSecret` (it
+ * reads PULUMI_CONFIG_SECRET_KEYS, which the language host sets) but keeps it out of its typings.
+ */
+const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret(key: string): boolean }).isConfigSecret;
+
 export function readStackConfig(): StackConfig {
-  return stackConfigFrom(pulumi.runtime.allConfig());
+  const entries = pulumi.runtime.allConfig();
+  return stackConfigFrom(entries, Object.keys(entries).filter((key) => isConfigSecret(key)));
 }
 
 /** What the last successful `up` of this very stack recorded (its outputs); undefined before the first one. */

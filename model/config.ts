@@ -19,9 +19,11 @@ import {
   openSshPublicKey,
   port,
   prefixLength,
+  rsyncModule,
   status,
   unixUser,
 } from './validators';
+import { shownValue } from './redact';
 
 /** The rsync module that serves a folder: /usr/share/sounz -> usr-share-sounz. */
 export function rsyncModuleName(path: string): string {
@@ -148,7 +150,10 @@ type Path = ReadonlyArray<string | number>;
 export interface ConfigProblem {
   /** e.g. `sounz:ports.mongrels[1]` */
   key: string;
-  /** JSON-quoted so that spaces and newlines show; `(secret)` for the private key; undefined when not set. */
+  /**
+   * JSON-quoted so that spaces and newlines show; `(secret)` for a secret key, `(not shown)` for an unknown
+   * key (it may be a misspelt secret); undefined when not set.
+   */
   value: string | undefined;
   complaint: string;
   fix: string;
@@ -169,39 +174,53 @@ export function problemText(p: ConfigProblem): string {
   return `${what}: ${p.complaint}. Fix: ${p.fix}`;
 }
 
-/** `raw`: the `sounz:` keys without namespace, object values JSON-parsed, strings as strings. */
-export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+/** How a problem quotes the value at `path` of `root`. */
+type Quote = (root: unknown, path: Path) => string | undefined;
+
+/**
+ * `raw`: the `sounz:` keys without namespace, object values JSON-parsed, strings as strings.
+ * `secretKeys`: those of them the stack keeps secret (`pulumi config set --secret`, without namespace).
+ * No problem ever quotes a secret key's value, nor sshPrivateKey's however it was set.
+ */
+export function parseStackConfig(raw: Record<string, unknown>, secretKeys: readonly string[] = []): StackConfig {
+  const secret = new Set(['sshPrivateKey', ...secretKeys]);
+  const quote: Quote = (root, path) => {
+    const value = valueAt(root, path);
+    if (value === undefined) return undefined;
+    return secret.has(String(path[0])) ? '(secret)' : shownValue(value);
+  };
   const parsed = stackConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap((issue) => issueProblems(issue, raw)));
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap((issue) => issueProblems(issue, raw, quote)));
   // Clashes between values (same name, same port, refused pair) are judged once each value is valid on its own.
-  const problems = crossFieldProblems(parsed.data);
+  const problems = crossFieldProblems(parsed.data, quote);
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
 }
 
-function issueProblems(issue: z.ZodIssue, raw: unknown): ConfigProblem[] {
+function issueProblems(issue: z.ZodIssue, raw: unknown, quote: Quote): ConfigProblem[] {
   if (issue.code === 'unrecognized_keys') {
     const known = Object.keys(valueAt(EXAMPLE, issue.path) as object).join(', ');
+    // An unknown key is as likely a misspelt secret (sounz:sshKey) as anything: its value is not quoted.
     return issue.keys.map((k) => {
       const path = [...issue.path, k];
       return {
         key: keyOf(path),
-        value: displayValue(raw, path),
+        value: valueAt(raw, path) === undefined ? undefined : '(not shown)',
         complaint: `not a known setting; known here: ${known}`,
         fix: `pulumi config rm ${configKeyArg(path)}`,
       };
     });
   }
-  return [problem(raw, issue.path, `expected ${issue.message}`)];
+  return [problem(quote, raw, issue.path, `expected ${issue.message}`)];
 }
 
-function problem(raw: unknown, path: Path, complaint: string, example?: unknown): ConfigProblem {
-  return { key: keyOf(path), value: displayValue(raw, path), complaint, fix: fixCommand(path, example) };
+function problem(quote: Quote, root: unknown, path: Path, complaint: string, example?: unknown): ConfigProblem {
+  return { key: keyOf(path), value: quote(root, path), complaint, fix: fixCommand(path, example) };
 }
 
-function crossFieldProblems(c: StackConfig): ConfigProblem[] {
+function crossFieldProblems(c: StackConfig, quote: Quote): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const add = (path: Path, complaint: string, example?: unknown) => problems.push(problem(c, path, complaint, example));
+  const add = (path: Path, complaint: string, example?: unknown) => problems.push(problem(quote, c, path, complaint, example));
 
   if (c.secondary.name === c.primary.name) {
     add(['secondary', 'name'], 'the same as sounz:primary.name; the two machines need different names');
@@ -221,7 +240,10 @@ function crossFieldProblems(c: StackConfig): ConfigProblem[] {
     add(['serviceLabel'], `expected "${c.serviceInterface}:<label>", a label on sounz:serviceInterface`, `${c.serviceInterface}:1`);
   }
 
-  // Every port is listened on by one daemon on the same host: a collision names both keys.
+  // Every port is listened on by one daemon on the same host: a collision names both keys. Roles move,
+  // so each service may run on either host, where sshd already holds that host's SSH port (the two
+  // SSH ports may be equal: they are on different hosts).
+  const sshPortKeys: Path[] = HOSTS.map((host): Path => [host, 'sshPort']);
   const portKeys: Path[] = [
     ['ports', 'website'],
     ['ports', 'apollo'],
@@ -229,8 +251,9 @@ function crossFieldProblems(c: StackConfig): ConfigProblem[] {
     ['ports', 'apolloRsync'],
     ['ports', 'sounzRsync'],
   ];
-  const used = new Set(portKeys.map((path) => valueAt(c, path)));
+  const used = new Set([...sshPortKeys, ...portKeys].map((path) => valueAt(c, path)));
   const portOwner = new Map<unknown, Path>();
+  for (const path of sshPortKeys) if (!portOwner.has(valueAt(c, path))) portOwner.set(valueAt(c, path), path);
   for (const path of portKeys) {
     const value = valueAt(c, path);
     const owner = portOwner.get(value);
@@ -242,27 +265,101 @@ function crossFieldProblems(c: StackConfig): ConfigProblem[] {
     }
   }
 
-  // The data areas and the dump folder are served as rsync modules named after their paths: two
-  // folders with one name (the same folder, or /data/sounz and /data-sounz) would drop one of them.
-  const servedPaths: Path[] = [...c.replication.dataDirs.map((_, i): Path => ['replication', 'dataDirs', i]), ['replication', 'dumpDir']];
-  const moduleOwner = new Map<string, Path>();
-  for (const path of servedPaths) {
-    const module = rsyncModuleName(valueAt(c, path) as string);
-    const owner = moduleOwner.get(module);
-    if (owner) add(path, `served under the same rsync module name "${module}" as ${keyOf(owner)}`, '<another-path>');
-    else moduleOwner.set(module, path);
-  }
+  problems.push(...folderProblems(c, quote));
 
   const pair = checkPair(c.primaryStatus, c.secondaryStatus);
   if (!pair.ok) {
     problems.push({
       key: 'sounz:primaryStatus, sounz:secondaryStatus',
-      value: `(${JSON.stringify(c.primaryStatus)}, ${JSON.stringify(c.secondaryStatus)})`,
+      value: `(${quote(c, ['primaryStatus'])}, ${quote(c, ['secondaryStatus'])})`,
       complaint: pair.reason,
       fix: pair.suggestion,
     });
   }
   return problems;
+}
+
+/**
+ * Trees that belong to each host itself. The replication mirrors every folder it serves onto the other
+ * host and deletes there what the source lacks: a folder at, inside or above one of these would
+ * overwrite the receiver's own system, configuration (its status file in /etc/sounz), logins or
+ * database files.
+ */
+const HOST_TREES: Record<string, string> = {
+  '/etc': "the host's own configuration (its status file is /etc/sounz/sounz.status)",
+  '/var/lib/postgresql': "PostgreSQL's own files (the database travels as a dump, never as files)",
+  '/root': "root's home (its .ssh/authorized_keys let the operator in)",
+  '/var/log': "the host's own logs",
+  '/var/spool': "the host's crontabs and mail queue",
+  ...Object.fromEntries(
+    ['/bin', '/boot', '/dev', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/run', '/sbin', '/sys', '/tmp',
+      '/usr/bin', '/usr/include', '/usr/lib', '/usr/libexec', '/usr/sbin', '/var/lib/apt', '/var/lib/dpkg',
+      '/var/lock', '/var/run', '/var/tmp'].map((tree) => [tree, 'the operating system']),
+  ),
+};
+
+/** Folders that hold more than the application's data: a folder inside one is fine, the folder itself is not. */
+const SHARED_FOLDERS = ['/data', '/home', '/media', '/mnt', '/opt', '/srv', '/usr', '/usr/local', '/usr/share',
+  '/var', '/var/backups', '/var/cache', '/var/lib', '/var/mail', '/var/opt'];
+
+const isWithin = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`);
+
+/**
+ * The replicated folders (data areas, dump folder, Apollo's index) one by one, at most one problem each:
+ * a host's own tree, a reserved rsync module name, a folder overlapping another, a module name taken.
+ */
+function folderProblems(c: StackConfig, quote: Quote): ConfigProblem[] {
+  const folderKeys: Path[] = [
+    ...c.replication.dataDirs.map((_, i): Path => ['replication', 'dataDirs', i]),
+    ['replication', 'dumpDir'],
+    ['replication', 'indexDir'],
+  ];
+  const folders = folderKeys.map((path) => valueAt(c, path) as string);
+  const overlaps = (a: string, b: string) => isWithin(a, b) || isWithin(b, a);
+  // A refused folder's fix is the runbook's folder for the key, unless another key uses that one.
+  const runbookFolder = (path: Path, i: number) => {
+    const runbook = valueAt(DEFAULTS, path) as string | undefined;
+    return runbook === undefined || folders.some((f, j) => j !== i && overlaps(f, runbook)) ? '<another-path>' : runbook;
+  };
+  // A folder refused once is not held against the others.
+  const refused = new Set<number>();
+  const moduleOwner = new Map<string, Path>();
+  return folderKeys.flatMap((path, i): ConfigProblem[] => {
+    const folder = folders[i];
+    const complain = (complaint: string, example = '<another-path>'): ConfigProblem[] => {
+      refused.add(i);
+      return [problem(quote, c, path, complaint, example)];
+    };
+    const mirrored = 'the replication mirrors it onto the other host, deleting what the source lacks';
+
+    const tree = Object.keys(HOST_TREES).find((t) => isWithin(folder, t) || isWithin(t, folder));
+    if (tree) {
+      const where = folder === tree ? 'is' : isWithin(folder, tree) ? `is inside ${tree},` : `contains ${tree},`;
+      return complain(`${where} ${HOST_TREES[tree]}: ${mirrored}`, runbookFolder(path, i));
+    }
+    if (SHARED_FOLDERS.includes(folder)) {
+      return complain(`is a shared folder that holds more than SOUNZ's data: ${mirrored}; name the data's own folder inside it`,
+        runbookFolder(path, i));
+    }
+
+    // Each folder is mirrored on its own: one inside another would be transferred twice, each
+    // transfer deleting or overwriting what the other brought.
+    const other = folders.findIndex((f, j) => j < i && !refused.has(j) && overlaps(folder, f));
+    if (other >= 0) {
+      const how = folder === folders[other] ? 'the same folder as' : isWithin(folder, folders[other]) ? 'inside' : 'contains';
+      return complain(`${how} ${keyOf(folderKeys[other])}; each replicated folder is mirrored on its own, so none may hold another`);
+    }
+
+    if (path[1] === 'indexDir') return []; // served by the Apollo daemon as the module "index"
+    // The data areas and the dump folder are served as rsync modules named after their paths.
+    const module = rsyncModuleName(folder);
+    const name = rsyncModule.safeParse(module);
+    if (!name.success) return complain(`would be served as the rsync module "${module}": expected ${name.error.issues[0].message}`);
+    const owner = moduleOwner.get(module);
+    if (owner) return complain(`served under the same rsync module name "${module}" as ${keyOf(owner)}`);
+    moduleOwner.set(module, path);
+    return [];
+  });
 }
 
 function valueAt(root: unknown, path: Path): unknown {
@@ -274,14 +371,6 @@ function valueAt(root: unknown, path: Path): unknown {
 
 function keyOf(path: Path): string {
   return 'sounz:' + path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-function displayValue(root: unknown, path: Path): string | undefined {
-  const value = valueAt(root, path);
-  if (value === undefined) return undefined;
-  if (path[0] === 'sshPrivateKey') return '(secret)';
-  const json = JSON.stringify(value);
-  return json.length > 120 ? `${json.slice(0, 117)}...` : json;
 }
 
 /** Nested keys need `--path`: `pulumi config set --path 'sounz:ports.mongrels[1]' 8001`. */

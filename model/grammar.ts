@@ -9,6 +9,7 @@
  * Every failure message is the phrase that says what is allowed.
  */
 import type { z as zod } from 'zod';
+import { yearWithoutRun } from './cron';
 import { STATUSES } from './statuses';
 
 export type Zod = typeof zod;
@@ -158,18 +159,35 @@ export function grammar(z: Zod) {
     });
   }
 
+  function isCronSchedule(s: string): boolean {
+    const fields = s.split(' ');
+    return fields.length === 5 && fields.every((f, i) => isCronField(f, CRON_FIELDS[i].min, CRON_FIELDS[i].max));
+  }
+
+  // Well-formed is not enough: "30 2 31 2 *" (31 February) is valid cron that never fires, and the
+  // standby would silently never be refreshed. (zod runs this refinement even after the syntax one
+  // failed, hence the guard.)
   const cronSchedule = text(
     'a cron schedule of five fields separated by single spaces (minute 0-59, hour 0-23, day of month 1-31, ' +
       'month 1-12, day of week 0-7), each "*", a number, a range a-b, a step */n or a-b/n, or a comma list of those',
-    (s) => {
-      const fields = s.split(' ');
-      return fields.length === 5 && fields.every((f, i) => isCronField(f, CRON_FIELDS[i].min, CRON_FIELDS[i].max));
-    },
-  );
+    isCronSchedule,
+  ).superRefine((s, ctx) => {
+    const gap = isCronSchedule(s) ? yearWithoutRun(s) : undefined;
+    if (!gap) return;
+    const when = gap.nextAfter
+      ? `does not fire in ${gap.year} (its next run after that: ${gap.nextAfter.toISOString().slice(0, 16).replace('T', ' ')} UTC)`
+      : 'never fires';
+    ctx.addIssue({ code: 'custom', message: `a cron schedule that fires at least once every year; this one ${when}` });
+  });
 
+  // rsyncd.conf(5): a section named "global" holds the daemon's global parameters, not a module;
+  // rsync's loadparm.c compares that name ignoring case (strwicmp), whatever the man page says.
+  // Names rsyncd treats otherwise specially ("#list", "]push", names with "/", "]" or spaces) are
+  // already outside the characters allowed here.
   const rsyncModule = text(
-    'an rsync module name: letters, digits, ".", "_" and "-"',
-    (s) => /^[A-Za-z0-9._-]{1,255}$/.test(s) && !s.startsWith('-'),
+    'an rsync module name: letters, digits, ".", "_" and "-", not starting with "-", and not "global" in any case ' +
+      '(rsyncd.conf(5) reads a [global] section as the daemon\'s own settings)',
+    (s) => /^[A-Za-z0-9._-]{1,255}$/.test(s) && !s.startsWith('-') && s.toLowerCase() !== 'global',
   );
 
   return { rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, cronSchedule };

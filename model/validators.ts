@@ -18,4 +18,5 @@ export const {
   absolutePath,
   databaseName,
   cronSchedule,
+  rsyncModule,
 } = grammar(z);

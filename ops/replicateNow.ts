@@ -19,8 +19,9 @@ export interface ReplicationRun {
 /** The stack's config as the program sees it, secrets decrypted. */
 export async function stackConfigOf(engine: Engine): Promise<StackConfig> {
   const { stdout } = await engine.run(['config', '--json', '--show-secrets']);
-  const entries = JSON.parse(stdout) as Record<string, { value: string }>;
-  return stackConfigFrom(Object.fromEntries(Object.entries(entries).map(([key, { value }]) => [key, value])));
+  const entries = JSON.parse(stdout) as Record<string, { value: string; secret: boolean }>;
+  return stackConfigFrom(Object.fromEntries(Object.entries(entries).map(([key, { value }]) => [key, value])),
+    Object.keys(entries).filter((key) => entries[key].secret));
 }
 
 /** The pair the last successful `up` applied (the stack output `pair`). */

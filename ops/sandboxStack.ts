@@ -17,8 +17,6 @@ export async function sandboxStack(info: SandboxInfo, stack = 'sandbox'): Promis
   await engine.setConfig('sounz:secondary', machine('megadeth'));
   await engine.setConfig('sounz:sshPrivateKey', info.operatorPrivateKey, { secret: true });
   await engine.setConfig('sounz:serviceIp', info.serviceIp);
-  // Per-host folders in the sandbox: the dump folder must live inside each host's own mounts.
-  await engine.setConfig('sounz:replication', JSON.stringify({ dumpDir: '/var/lib/postgresql/dumps' }));
   await engine.setStatuses(NORMAL);
   return engine;
 }

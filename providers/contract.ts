@@ -4,6 +4,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import type { ZodRawShape } from 'zod';
 import { grammar, Grammar, Zod } from '../model/grammar';
+import { shownValue } from '../model/redact';
 import type { SshTarget } from './ssh';
 
 /** The inputs that say how to reach the host; `privateKey` is a secret input. */
@@ -53,7 +54,8 @@ export function targetOf(inputs: ConnectionInputs): SshTarget {
 
 /**
  * `check` for a provider whose inputs are the connection plus `shape(z, grammar)`: every failure is
- * reported per property, and the private key is never echoed.
+ * reported per property with the value it got, except the private key, anything that looks like one
+ * (model/redact.ts), and the values of unknown properties (only their names are given).
  */
 export function checkInputs<T>(shape: (z: Zod, g: Grammar) => ZodRawShape, news: T): pulumi.dynamic.CheckResult<T> {
   const { z } = require('zod') as typeof import('zod');
@@ -65,8 +67,10 @@ export function checkInputs<T>(shape: (z: Zod, g: Grammar) => ZodRawShape, news:
   return {
     failures: parsed.error.issues.map((issue) => {
       const property = issue.path.join('.') || '(inputs)';
+      // zod names the unknown keys in the message; the object at the issue's path holds the private key.
+      if (issue.code === 'unrecognized_keys') return { property, reason: `${property}: ${issue.message}` };
       const value = issue.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], inputs);
-      const shown = issue.path[0] === 'privateKey' ? '(secret)' : JSON.stringify(value);
+      const shown = issue.path[0] === 'privateKey' ? '(secret)' : shownValue(value);
       return { property, reason: `${property}: ${issue.message}, got ${shown}` };
     }),
   };

@@ -3,6 +3,7 @@
 // needs none (down, production_alone). cron runs each line through a shell, so every value in it is
 // validated in `check`, in the stack config's grammar, to a form a shell reads literally.
 import * as pulumi from '@pulumi/pulumi';
+import { localTimeText, nextRun } from '../model/cron';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND } from './replicationScript';
 import { Runner, runOverSsh, script } from './ssh';
@@ -19,6 +20,19 @@ export interface ReplicationCronInputs extends ConnectionInputs {
   /** The replication command the jobs run (installed by ReplicationScript). */
   command: string;
   file: string;
+  /**
+   * Filled in by `check`, so that `preview` shows it: when the jobs next run, computed from the time of
+   * the preview in the operator's time zone (cron on the host reads the schedule in the host's). Not
+   * compared by `diff`: it moves on by itself, and only says what the other inputs mean.
+   */
+  nextRun?: string;
+}
+
+/** What `nextRun` says for these jobs and schedule, from `now`. */
+export function nextRunText(jobs: ReplicationJob[], schedule: string, now: Date = new Date()): string {
+  if (jobs.length === 0) return 'never: this host runs no replication job';
+  const next = nextRun(schedule, now);
+  return next ? localTimeText(next) : 'never';
 }
 
 export function renderCronFile(inputs: ReplicationCronInputs): string {
@@ -55,7 +69,7 @@ export function replicationCronProvider(run: Runner = runOverSsh): pulumi.dynami
   };
   return {
     async check(_olds: ReplicationCronInputs, news: ReplicationCronInputs) {
-      return checkInputs((z, g) => ({
+      const result = checkInputs((z, g) => ({
         jobs: z.array(z.enum(['dump', 'pull-and-restore'])).max(2),
         schedule: g.cronSchedule,
         source: g.hostnameOrIp,
@@ -63,9 +77,14 @@ export function replicationCronProvider(run: Runner = runOverSsh): pulumi.dynami
         // cron ignores files in /etc/cron.d whose names contain dots.
         file: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a cron.d file name (letters, digits, _ and -)').default('sounz-replication'),
       }), news);
+      if (result.failures?.length) return result;
+      const inputs = result.inputs as ReplicationCronInputs;
+      return { ...result, inputs: { ...inputs, nextRun: nextRunText(inputs.jobs, inputs.schedule) } };
     },
     async diff(_id: string, olds: ReplicationCronInputs, news: ReplicationCronInputs) {
-      return diffInputs(olds, news, ['file']);
+      const { nextRun: _oldRun, ...oldInputs } = olds;
+      const { nextRun: _newRun, ...newInputs } = news;
+      return diffInputs(oldInputs, newInputs, ['file']);
     },
     async create(inputs: ReplicationCronInputs) {
       await converge(inputs);
@@ -95,10 +114,12 @@ export interface ReplicationCronArgs extends HostArgs {
 
 export class ReplicationCron extends pulumi.dynamic.Resource {
   declare readonly jobs: pulumi.Output<ReplicationJob[]>;
+  declare readonly nextRun: pulumi.Output<string>;
 
   constructor(name: string, args: ReplicationCronArgs, opts?: pulumi.CustomResourceOptions) {
     const { jobs, schedule, source } = args;
-    super(replicationCronProvider(), name, { ...connectionProps(args), jobs, schedule, source, command: undefined, file: undefined },
+    super(replicationCronProvider(), name,
+      { ...connectionProps(args), jobs, schedule, source, command: undefined, file: undefined, nextRun: undefined },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

@@ -1,7 +1,8 @@
 // RsyncDaemon: one of the runbook's two rsync daemons (Apollo's index, SOUNZ's data areas) on the
 // replication source: its config file and a running `rsync --daemon` with a pidfile, reachable only
-// from the other host. `read` reports it running only if the process lives, the port listens and
-// the config is ours, so `pulumi refresh` finds a daemon that died or a config edited by hand.
+// from the other host. `read` reports it running only if the process lives, an rsync daemon greets
+// on the port and the config is ours, so `pulumi refresh` finds a daemon that died or a config
+// edited by hand.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script } from './ssh';
@@ -18,6 +19,18 @@ export interface RsyncDaemonInputs extends ConnectionInputs {
 }
 
 const paths = (name: string) => ({ config: `/etc/sounz/rsyncd-${name}.conf`, pidfile: `/run/sounz/rsyncd-${name}.pid` });
+
+// Something listening on the port is not enough: sshd on 22 listens too, and a daemon that could not
+// bind its port exits. An rsync daemon greets every connection with "@RSYNCD: <protocol>" before it
+// checks who is asking (so from the host itself too); sshd says "SSH-2.0-...", a web server nothing.
+// The daemon binds every address when rsyncd.conf names none, so the host asks itself on 127.0.0.1.
+// Having seen the greeting, it answers in kind and asks for the module list, so that the daemon logs a
+// "module-list request" rather than a protocol error in the general log.
+const GREETS = `greets() {
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && IFS= read -r greeting <&3 &&
+    case $greeting in "@RSYNCD: "*) printf "@RSYNCD: 30.0\\n#list\\n" >&3; cat <&3 >/dev/null;; *) exit 1;; esac' \\
+    greets "$1" 2>/dev/null
+}`;
 
 export function renderRsyncConfig(inputs: RsyncDaemonInputs): string {
   const { config, pidfile } = paths(inputs.name);
@@ -44,6 +57,7 @@ export function renderRsyncConfig(inputs: RsyncDaemonInputs): string {
 // when the config changed. A served path that does not exist yet (a fresh index) is made empty, so
 // that a pull gets an empty tree rather than an error.
 const START = `set -eu
+${GREETS}
 conf=$1 pidfile=$2 port=$3; shift 3
 mkdir -p "$(dirname "$pidfile")" "$@"
 tmp=$(mktemp "$conf.XXXXXX")
@@ -52,15 +66,22 @@ changed=yes
 if cmp -s "$tmp" "$conf"; then changed=no; rm -f "$tmp"; else mv -f "$tmp" "$conf"; fi
 pid=$(cat "$pidfile" 2>/dev/null || true)
 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-  [ "$changed" = no ] && ss -Hltn "sport = :$port" | grep -q . && { echo kept; exit 0; }
+  [ "$changed" = no ] && greets "$port" && { echo kept; exit 0; }
   kill "$pid"
   for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 fi
 rm -f "$pidfile"
 rsync --daemon --config="$conf" </dev/null >/dev/null 2>&1
-for i in $(seq 50); do ss -Hltn "sport = :$port" | grep -q . && { echo started; exit 0; }; sleep 0.1; done
-echo "rsync daemon did not listen on port $port within 5 s" >&2
-exit 1`;
+end=$(($(date +%s) + 5))
+until greets "$port"; do
+  if [ "$(date +%s)" -ge "$end" ]; then
+    holders=$(ss -Hltnp "sport = :$port" | grep -o 'users:.*' | sort -u | tr '\\n' ' ')
+    echo "no rsync daemon answers on port $port within 5 s (listening there: \${holders:-nothing}); see /var/log/sounz/sounz-general.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+echo started`;
 
 const STOP = `set -eu
 conf=$1 pidfile=$2
@@ -71,12 +92,13 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 fi
 rm -f "$pidfile" "$conf"`;
 
-// Prints "running" only for our config, a live pid and a listening port.
-const OBSERVE = `conf=$1 pidfile=$2 port=$3
+// Prints "running" only for our config, a live pid and an rsync daemon's greeting on the port.
+const OBSERVE = `${GREETS}
+conf=$1 pidfile=$2 port=$3
 tmp=$(mktemp)
 cat >"$tmp"
 pid=$(cat "$pidfile" 2>/dev/null || true)
-if cmp -s "$tmp" "$conf" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && ss -Hltn "sport = :$port" | grep -q .
+if cmp -s "$tmp" "$conf" && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && greets "$port"
 then echo running; else echo stopped; fi
 rm -f "$tmp"`;
 

@@ -66,6 +66,17 @@ function pool(): Map<string, Promise<Client>> {
   return holder.__sounzSshPool;
 }
 
+/**
+ * The host-key algorithms to offer, so that the server presents the pinned key and no other. An RSA
+ * key (`ssh-rsa` in the key line) signs with SHA-2 as rsa-sha2-512 or rsa-sha2-256 (RFC 8332, OpenSSH
+ * 7.2 on); OpenSSH 8.8 on, Debian 12's sshd among them, no longer offers the SHA-1 signature that the
+ * name `ssh-rsa` also stands for. Same key blob, other signatures: SHA-1 is offered last, for a server
+ * older than OpenSSH 7.2, and never chosen over SHA-2 by a server that has both.
+ */
+function hostKeyAlgorithms(keyType: string): string[] {
+  return keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [keyType];
+}
+
 function connect(target: SshTarget, timeoutMs: number): Promise<Client> {
   const { Client: SshClient } = require('ssh2') as typeof import('ssh2');
   const [keyType, keyBase64] = target.hostKey.split(' ');
@@ -93,7 +104,7 @@ function connect(target: SshTarget, timeoutMs: number): Promise<Client> {
         keepaliveInterval: 5_000,
         keepaliveCountMax: 2,
         // Ask for the pinned key's type so that the server presents that very key.
-        algorithms: { serverHostKey: [keyType as never] },
+        algorithms: { serverHostKey: hostKeyAlgorithms(keyType) as never[] },
         hostVerifier: (key: Buffer) => {
           hostKeyMismatch = !key.equals(pinned);
           return !hostKeyMismatch;

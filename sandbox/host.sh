@@ -22,6 +22,7 @@ MOUNTS=(
   "cron.d:/etc/cron.d"
   "lib-apollo:/var/lib/apollo"
   "postgresql:/var/lib/postgresql"
+  "backups-sounz:/var/backups/sounz"
   "root-home:/root"
   "spool-cron:/var/spool/cron"
 )

@@ -30,7 +30,7 @@ export const HOSTS: Record<HostName, HostSpec> = {
   megadeth: { address: '198.51.100.12', netns: 'sounz-megadeth', veth: 'vsz-megadeth', mac: '02:5a:00:00:00:12', initialStatus: 'standby' },
 };
 /** Directories made in the root namespace only as (empty) mountpoints for the hosts' bind mounts. /etc is an overlay per host instead. */
-const ROOT_MOUNTPOINTS = ['/data', '/data/sounz', '/usr/share/sounz', '/var/log/sounz', '/var/log/apollo', '/var/lib/apollo'];
+const ROOT_MOUNTPOINTS = ['/data', '/data/sounz', '/usr/share/sounz', '/var/log/sounz', '/var/log/apollo', '/var/lib/apollo', '/var/backups/sounz'];
 
 export interface HostInfo {
   name: HostName;

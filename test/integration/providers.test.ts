@@ -150,6 +150,8 @@ describe('ReplicationCron', () => {
 
   test('create writes the cron file of the role', async () => {
     await set('cronJobs', '["dump"]');
+    // When the job next runs shows in the preview (issue 12, finding 8).
+    expect((await engine.preview()).stdout).toMatch(/nextRun +: "\d{4}-\d\d-\d\d 02:30 \(UTC[+-]\d\d:\d\d\)"/);
     await engine.up('cron: create');
     expect(await onSlayer('cat', file)).toContain('30 2 * * * root /usr/share/sounz/scripts/dr/sounz-replicate dump >>/var/log/sounz/sounz-general.log 2>&1\n');
     await expectNoChanges();
@@ -157,7 +159,9 @@ describe('ReplicationCron', () => {
 
   test('update shows the property diff and applies', async () => {
     await set('cronSchedule', '15 3 * * 1-5');
-    expect((await engine.preview()).stdout).toMatch(change('schedule', '30 2 * * *', '15 3 * * 1-5'));
+    const preview = (await engine.preview()).stdout;
+    expect(preview).toMatch(change('schedule', '30 2 * * *', '15 3 * * 1-5'));
+    expect(preview).toMatch(/~ nextRun +: "[^"]+ 02:30 \(UTC[^"]+" => "\d{4}-\d\d-\d\d 03:15 \(UTC[+-]\d\d:\d\d\)"\n/);
     await engine.up('cron: update');
     expect(await onSlayer('cat', file)).toContain('15 3 * * 1-5 root /usr/share/sounz/scripts/dr/sounz-replicate dump');
   });
@@ -181,13 +185,16 @@ describe('ReplicationCron', () => {
     expect(await onSlayer('ls', '/etc/cron.d')).not.toContain('sounz-replication');
   });
 
-  test('a schedule that is not cron syntax is refused in check', async () => {
+  test('a schedule that is not cron syntax, or never fires, is refused in check', async () => {
     await set('cronJobs', '["dump"]');
     await set('cronSchedule', '61 2 * * *');
     try {
       const failure = await engine.preview().then(() => undefined, (e: PulumiError) => e);
       expect(failure?.message).toContain('schedule: a cron schedule of five fields separated by single spaces (minute 0-59,');
       expect(failure?.message).toContain(', got "61 2 * * *"');
+      await set('cronSchedule', '30 2 31 2 *');
+      const never = await engine.preview().then(() => undefined, (e: PulumiError) => e);
+      expect(never?.message).toContain('schedule: a cron schedule that fires at least once every year; this one never fires, got "30 2 31 2 *"');
     } finally {
       await unset('cronJobs');
       await unset('cronSchedule');
@@ -203,6 +210,10 @@ describe('RsyncDaemon', () => {
     await engine.up('rsyncd: create');
     expect(await onSlayer('cat', '/etc/sounz/rsyncd-sounz.conf')).toContain('[data]\n    path = /data/sounz');
     expect(await listening(18993)).toBe(true);
+    // The provider's greeting check completes the handshake: the log shows a module-list request, no protocol error.
+    const log = await onSlayer('cat', '/var/log/sounz/sounz-general.log');
+    expect(log).toMatch(/module-list request from .*\(127\.0\.0\.1\)/);
+    expect(log).not.toContain('rsync error');
     await expectNoChanges();
   });
 
@@ -219,6 +230,23 @@ describe('RsyncDaemon', () => {
     expect((await engine.refresh('rsyncd: refresh')).stdout).toMatch(change('running', true, false));
     await engine.up('rsyncd: repair');
     expect(await listening(18994)).toBe(true);
+  });
+
+  // Issue 12, finding 8: sshd listens on 22 but is no rsync daemon; only the daemon's greeting counts.
+  test('on a port sshd holds, up fails naming what listens there; back on its port, refresh and up repair it', async () => {
+    await set('rsyncPort', '22');
+    try {
+      const failure = await engine.up('rsyncd: on the ssh port').then(() => undefined, (e: PulumiError) => e);
+      expect(failure).toBeInstanceOf(PulumiError);
+      expect(failure!.result.stdout).toContain('no rsync daemon answers on port 22 within 5 s (listening there: ');
+      expect(failure!.result.stdout).toMatch(/listening there: .*"sshd"/);
+    } finally {
+      await set('rsyncPort', '18994');
+    }
+    expect((await engine.refresh('rsyncd: refresh after the failed move')).stdout).toMatch(change('running', true, false));
+    await engine.up('rsyncd: back on its port');
+    expect(await listening(18994)).toBe(true);
+    await expectNoChanges();
   });
 
   test('delete stops it and removes its config', async () => {
@@ -255,6 +283,30 @@ describe('failures', () => {
       privateKey: info.operatorPrivateKey };
     await expect(runOverSsh(target, ['true'])).rejects.toThrow(
       'slayer (root@198.51.100.11:22): SSH connection failed: its host key does not match the pinned ssh-ed25519 key');
+  });
+
+  // Issue 12, finding 10: a second sshd on slayer with an RSA host key only, Debian 12's defaults
+  // otherwise (no SHA-1 `ssh-rsa` signatures), stopped by its PID inside the host.
+  test('a pinned RSA host key connects, with a SHA-2 signature', async () => {
+    const { name, address, user } = info.hosts.slayer;
+    const started = await onSlayer('sh', '-c', `set -eu
+      dir=$(mktemp -d /tmp/sshd-rsa.XXXXXX)
+      ssh-keygen -q -t rsa -b 3072 -N '' -C '' -f "$dir/host_rsa_key"
+      sed -e "s|^ListenAddress .*|ListenAddress ${address}:2222|" -e "s|^HostKey .*|HostKey $dir/host_rsa_key|" \
+        -e "s|^PidFile .*|PidFile $dir/sshd.pid|" /var/lib/sounz-sandbox/hosts/slayer/sshd_config >"$dir/sshd_config"
+      echo "LogLevel DEBUG1" >>"$dir/sshd_config"
+      /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+      echo "$dir"; cut -d' ' -f1,2 "$dir/host_rsa_key.pub"`);
+    const [dir, hostKey] = started.trim().split('\n');
+    try {
+      expect(hostKey).toMatch(/^ssh-rsa AAAA/);
+      const target: SshTarget = { host: name, address, port: 2222, user, hostKey, privateKey: info.operatorPrivateKey };
+      expect((await runOverSsh(target, ['echo', 'rsa ok'])).stdout).toBe('rsa ok\n');
+      expect(await onSlayer('cat', `${dir}/sshd.log`)).toMatch(/host key algorithm: rsa-sha2-(512|256)/i);
+    } finally {
+      await closeConnections();
+      await onSlayer('sh', '-c', 'kill "$(cat "$1/sshd.pid")"; rm -rf "$1"', 'sh', dir);
+    }
   });
 
   test('the private key never appears in plaintext in the exported state', async () => {

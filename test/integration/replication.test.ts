@@ -61,12 +61,12 @@ test('rows and files written on production are on the standby after one run of "
 });
 
 test('a truncated dump leaves the standby\'s database in service and logs why', async () => {
-  await sh('slayer', 'f=/var/lib/postgresql/dumps/sounz.dump; head -c 300 $f >$f.cut && mv $f.cut $f');
+  await sh('slayer', 'f=/var/backups/sounz/sounz.dump; head -c 300 $f >$f.cut && mv $f.cut $f');
   const result = await pullOnMegadeth();
   expect(result.code).toBe(1);
   expect(result.stderr).toContain('kept the database in service');
   expect(await sql('megadeth', 'select title from works')).toBe('Symphony No. 1');
-  expect(await generalLog('megadeth')).toMatch(/FAILED: restore of \/var\/lib\/postgresql\/dumps\/sounz\.dump failed \(.+\); kept the database in service/);
+  expect(await generalLog('megadeth')).toMatch(/FAILED: restore of \/var\/backups\/sounz\/sounz\.dump failed \(.+\); kept the database in service/);
 });
 
 test('each side refuses to run on a host whose status says it is not that side', async () => {
@@ -91,7 +91,7 @@ test('an empty tree on the source (a volume not mounted) is not mirrored over th
 test('a nightly pull restores only a dump taken since it began, waiting for the source\'s job', async () => {
   await sql('slayer', 'create table nightly (night int); insert into nightly values (1)');
   // Yesterday's dump is there; the standby's job starts first, the source's dump comes 3 s later.
-  await sandbox.execOn('slayer', ['touch', '-d', '1 day ago', '/var/lib/postgresql/dumps/sounz.dump']);
+  await sandbox.execOn('slayer', ['touch', '-d', '1 day ago', '/var/backups/sounz/sounz.dump']);
   const pull = pullOnMegadeth();
   await new Promise((resolve) => setTimeout(resolve, 3_000));
   await sandbox.execOn('slayer', [REPLICATE_COMMAND, 'dump']);

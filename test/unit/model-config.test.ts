@@ -1,4 +1,5 @@
 import { ConfigError, DEFAULTS, parseStackConfig, problemText } from '../../model';
+import { stackConfigFrom } from '../../components/stack';
 
 const SLAYER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGjSeuXT3SqlAH7BNVe15C8DL+wmlGgjKcrSsposjiVV';
 const MEGADETH_KEY =
@@ -229,8 +230,8 @@ describe('invalid values', () => {
     ['a host name with capitals', ['primary', 'name'], 'Slayer', `sounz:primary.name = "Slayer": expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:primary.name' slayer`],
     ['a status typo', ['primaryStatus'], 'prodution', `sounz:primaryStatus = "prodution": expected ${ALLOWED.status}. Fix: pulumi config set sounz:primaryStatus production`],
     ['a host given as a string', ['secondary'], 'megadeth', "sounz:secondary = \"megadeth\": expected an object {name, address, sshPort, user, hostKey}. Fix: pulumi config set --path 'sounz:secondary.name' megadeth"],
-    ['an unknown key', ['primaryStatuss'], 'production', 'sounz:primaryStatuss = "production": not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, ports, replication. Fix: pulumi config rm sounz:primaryStatuss'],
-    ['an unknown nested key', ['ports', 'mongrel'], [8000], "sounz:ports.mongrel = [8000]: not a known setting; known here: website, apollo, mongrels, apolloRsync, sounzRsync. Fix: pulumi config rm --path 'sounz:ports.mongrel'"],
+    ['an unknown key', ['primaryStatuss'], 'production', 'sounz:primaryStatuss = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, ports, replication. Fix: pulumi config rm sounz:primaryStatuss'],
+    ['an unknown nested key', ['ports', 'mongrel'], [8000], "sounz:ports.mongrel = (not shown): not a known setting; known here: website, apollo, mongrels, apolloRsync, sounzRsync. Fix: pulumi config rm --path 'sounz:ports.mongrel'"],
   ])('refuses %s', (_what, path, value, expected) => {
     expect(problemsOf(withValue(path, value))).toEqual([expected]);
   });
@@ -273,7 +274,7 @@ describe('values that clash with each other', () => {
     [
       'the same data directory twice',
       { ...BASE, replication: { dataDirs: ['/data/sounz', '/data/sounz'] } },
-      ["sounz:replication.dataDirs[1] = \"/data/sounz\": served under the same rsync module name \"data-sounz\" as sounz:replication.dataDirs[0]. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
+      ["sounz:replication.dataDirs[1] = \"/data/sounz\": the same folder as sounz:replication.dataDirs[0]; each replicated folder is mirrored on its own, so none may hold another. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
     ],
     [
       'two folders that one rsync module name would serve',
@@ -283,7 +284,7 @@ describe('values that clash with each other', () => {
     [
       'the dump folder inside the replicated data',
       { ...BASE, replication: { dumpDir: '/data/sounz' } },
-      ["sounz:replication.dumpDir = \"/data/sounz\": served under the same rsync module name \"data-sounz\" as sounz:replication.dataDirs[0]. Fix: pulumi config set --path 'sounz:replication.dumpDir' <another-path>"],
+      ["sounz:replication.dumpDir = \"/data/sounz\": the same folder as sounz:replication.dataDirs[0]; each replicated folder is mirrored on its own, so none may hold another. Fix: pulumi config set --path 'sounz:replication.dumpDir' <another-path>"],
     ],
     [
       'a refused pair of statuses',
@@ -318,4 +319,133 @@ test('an empty config lists every missing key in one error', () => {
           `  - sounz:secondaryStatus is not set: expected ${ALLOWED.status}. Fix: pulumi config set sounz:secondaryStatus standby\n` +
           `  - sounz:serviceIp is not set: expected ${ALLOWED.ipv4}. Fix: pulumi config set sounz:serviceIp 192.0.2.46`,
   );
+});
+
+// Issue 12, finding 8: values of the right form that would break the hosts.
+describe('values that validate but cannot work', () => {
+  const MIRRORED = 'the replication mirrors it onto the other host, deleting what the source lacks';
+
+  test.each<[string, Path, string, string]>([
+    ['/etc', ['replication', 'dataDirs', 0], '/etc', `is the host's own configuration (its status file is /etc/sounz/sounz.status): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['/etc/sounz', ['replication', 'indexDir'], '/etc/sounz', `is inside /etc, the host's own configuration (its status file is /etc/sounz/sounz.status): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.indexDir' /var/lib/apollo/index`],
+    ['PostgreSQL\'s tree', ['replication', 'dumpDir'], '/var/lib/postgresql', `is PostgreSQL's own files (the database travels as a dump, never as files): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dumpDir' /var/backups/sounz`],
+    ['a folder in PostgreSQL\'s tree', ['replication', 'dumpDir'], '/var/lib/postgresql/dumps', `is inside /var/lib/postgresql, PostgreSQL's own files (the database travels as a dump, never as files): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dumpDir' /var/backups/sounz`],
+    ['/var/lib, above PostgreSQL\'s tree', ['replication', 'dataDirs', 1], '/var/lib', `contains /var/lib/postgresql, PostgreSQL's own files (the database travels as a dump, never as files): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' /usr/share/sounz`],
+    ['/usr, above the system', ['replication', 'dataDirs', 1], '/usr', `contains /usr/bin, the operating system: ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' /usr/share/sounz`],
+    ['root\'s home', ['replication', 'dataDirs', 0], '/root/sounz', `is inside /root, root's home (its .ssh/authorized_keys let the operator in): ${MIRRORED}. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['/home', ['replication', 'dataDirs', 0], '/home', `is a shared folder that holds more than SOUNZ's data: ${MIRRORED}; name the data's own folder inside it. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['/usr/share, without holding the next data area against it', ['replication', 'dataDirs', 0], '/usr/share', `is a shared folder that holds more than SOUNZ's data: ${MIRRORED}; name the data's own folder inside it. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+  ])('refuses %s', (_what, path, value, expected) => {
+    const key = 'sounz:' + path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+    expect(problemsOf(withValue(path, value))).toEqual([`${key} = ${JSON.stringify(value)}: ${expected}`]);
+  });
+
+  test.each(['/proc', '/sys', '/dev', '/run', '/boot', '/bin', '/var', '/var/log/sounz', '/var/spool/cron', '/tmp', '/opt', '/srv'].map((p) => [p]))(
+    'refuses the system folder %s as a data area',
+    (folder) => {
+      const problems = problemsOf(withValue(['replication', 'dataDirs', 0], folder));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^sounz:replication\.dataDirs\[0\] = ".*": (is|contains) /);
+    },
+  );
+
+  test.each([['/srv/sounz'], ['/home/sounz/uploads'], ['/var/lib/apollo/other-index'], ['/var/backups/sounz-files']])('accepts %s', (folder) => {
+    expect(problemsOf(withValue(['replication', 'dataDirs', 0], folder))).toEqual([]);
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ['a data area inside another', { dataDirs: ['/data/sounz', '/data/sounz/uploads'] },
+      "sounz:replication.dataDirs[1] = \"/data/sounz/uploads\": inside sounz:replication.dataDirs[0]; each replicated folder is mirrored on its own, so none may hold another. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
+    ['a data area holding another', { dataDirs: ['/data/sounz/uploads', '/data/sounz'] },
+      "sounz:replication.dataDirs[1] = \"/data/sounz\": contains sounz:replication.dataDirs[0]; each replicated folder is mirrored on its own, so none may hold another. Fix: pulumi config set --path 'sounz:replication.dataDirs[1]' <another-path>"],
+    ['the index inside a data area', { indexDir: '/usr/share/sounz/apollo-index' },
+      "sounz:replication.indexDir = \"/usr/share/sounz/apollo-index\": inside sounz:replication.dataDirs[1]; each replicated folder is mirrored on its own, so none may hold another. Fix: pulumi config set --path 'sounz:replication.indexDir' <another-path>"],
+    ['the dumps holding the index', { dumpDir: '/var/lib/apollo' },
+      "sounz:replication.indexDir = \"/var/lib/apollo/index\": inside sounz:replication.dumpDir; each replicated folder is mirrored on its own, so none may hold another. Fix: pulumi config set --path 'sounz:replication.indexDir' <another-path>"],
+    ['a folder rsyncd would read as its [global] section', { dataDirs: ['/global'] },
+      "sounz:replication.dataDirs[0] = \"/global\": would be served as the rsync module \"global\": expected an rsync module name: letters, digits, \".\", \"_\" and \"-\", not starting with \"-\", and not \"global\" in any case (rsyncd.conf(5) reads a [global] section as the daemon's own settings). Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' <another-path>"],
+  ])('refuses %s', (_what, replication, expected) => {
+    expect(problemsOf({ ...BASE, replication })).toEqual([expected]);
+  });
+
+  test('refuses "global" in any case, as rsync itself compares it', () => {
+    expect(problemsOf({ ...BASE, replication: { dataDirs: ['/GLOBAL'] } })[0]).toContain('would be served as the rsync module "GLOBAL"');
+  });
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ['the SOUNZ rsync daemon on sshd\'s port', { ports: { sounzRsync: 22 } },
+      "sounz:ports.sounzRsync = 22: already used by sounz:primary.sshPort; every port must be different. Fix: pulumi config set --path 'sounz:ports.sounzRsync' 18993"],
+    ['the Apollo rsync daemon on the secondary\'s SSH port', { secondary: { ...BASE.secondary, sshPort: 2222 }, ports: { apolloRsync: 2222 } },
+      "sounz:ports.apolloRsync = 2222: already used by sounz:secondary.sshPort; every port must be different. Fix: pulumi config set --path 'sounz:ports.apolloRsync' 18983"],
+    ['the website on sshd\'s port', { ports: { website: 22 } },
+      "sounz:ports.website = 22: already used by sounz:primary.sshPort; every port must be different. Fix: pulumi config set --path 'sounz:ports.website' 80"],
+  ])('refuses %s', (_what, change, expected) => {
+    expect(problemsOf({ ...BASE, ...change })).toEqual([expected]);
+  });
+
+  test('accepts both hosts on the same SSH port, and SSH on a port of its own', () => {
+    expect(problemsOf({ ...BASE, primary: { ...BASE.primary, sshPort: 2222 }, secondary: { ...BASE.secondary, sshPort: 2222 } })).toEqual([]);
+  });
+
+  const SCHEDULE_FIX = "Fix: pulumi config set --path 'sounz:replication.schedule' '30 2 * * *'";
+  test.each([['30 2 31 2 *'], ['0 0 30 2 *'], ['0 0 31 4,6,9,11 *']])('refuses %j, a schedule that never fires', (schedule) => {
+    expect(problemsOf(withValue(['replication', 'schedule'], schedule))).toEqual([
+      `sounz:replication.schedule = ${JSON.stringify(schedule)}: expected a cron schedule that fires at least once every year; this one never fires. ${SCHEDULE_FIX}`,
+    ]);
+  });
+
+  test('refuses a schedule that skips years, whatever year it is checked in', () => {
+    const [problem] = problemsOf(withValue(['replication', 'schedule'], '0 3 29 2 *'));
+    expect(problem).toMatch(/: expected a cron schedule that fires at least once every year; this one does not fire in 20\d\d \(its next run after that: 20\d\d-02-29 03:00 UTC\)\. /);
+  });
+
+  // Vixie cron: with both day fields restricted a day matches either, so 31 February on Mondays fires on Mondays.
+  test.each([['30 2 31 2 1'], ['0 0 31 * *'], ['0 4 * * 0'], ['15 3 1 1 *'], ['*/15 1-5 * * 1,3,5']])('accepts %j', (schedule) => {
+    expect(problemsOf(withValue(['replication', 'schedule'], schedule))).toEqual([]);
+  });
+});
+
+// Issue 12, finding 9: a secret is never echoed, whatever key it was set under.
+describe('secrets never appear in a problem', () => {
+  const KEY_BODY = PRIVATE_KEY.split('\n')[1];
+
+  test('a private key under a misspelt key is not quoted', () => {
+    expect(problemsOf({ ...BASE, sshKey: PRIVATE_KEY })).toEqual([
+      'sounz:sshKey = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, ports, replication. Fix: pulumi config rm sounz:sshKey',
+    ]);
+  });
+
+  test.each<[string, Path]>([
+    ['a host key', ['primary', 'hostKey']],
+    ['an address', ['secondary', 'address']],
+  ])('a private key pasted as %s is not quoted', (_what, path) => {
+    const [problem] = problemsOf(withValue(path, PRIVATE_KEY));
+    expect(problem).toContain('= (looks like a private key: not shown): expected');
+    expect(problem).not.toContain(KEY_BODY.slice(0, 20));
+  });
+
+  test('a key pasted without its armour is not quoted either', () => {
+    const [problem] = problemsOf(withValue(['primary', 'hostKey'], KEY_BODY));
+    expect(problem).toContain('(looks like a private key: not shown)');
+  });
+
+  test('no value of a key the stack keeps secret is quoted, in a form problem or in a clash', () => {
+    const messageOf = (raw: Record<string, unknown>, secretKeys: string[]) => {
+      try {
+        parseStackConfig(raw, secretKeys);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('accepted');
+    };
+    expect(messageOf({ ...BASE, serviceIp: '10.20.0.999' }, ['serviceIp'])).toContain('sounz:serviceIp = (secret): expected an IPv4 address');
+    const clash = messageOf({ ...BASE, serviceIp: '10.20.0.2' }, ['secondary']);
+    expect(clash).toContain("sounz:secondary.address = (secret): the service IP, which moves between the hosts; use the secondary's own");
+    expect(clash).not.toContain('"10.20.0.2"');
+  });
+
+  test('the stack\'s secret keys reach the check as the stack marks them', () => {
+    const entries = { 'sounz:primary': JSON.stringify({ ...BASE.primary, address: 'slayer.example.net;' }), 'other:x': '1' };
+    expect(() => stackConfigFrom(entries, ['sounz:primary'])).toThrow('sounz:primary.address = (secret): expected');
+  });
 });

@@ -3,7 +3,7 @@
 import { CommandResult, RunOptions, Runner, SshTarget } from '../../providers/ssh';
 import { statusFileProvider } from '../../providers/statusFile';
 import { serviceAddressProvider, ADDRESS_IN_USE } from '../../providers/serviceAddress';
-import { replicationCronProvider, renderCronFile } from '../../providers/replicationCron';
+import { nextRunText, replicationCronProvider, renderCronFile } from '../../providers/replicationCron';
 import { dataGrabProvider } from '../../providers/dataGrab';
 import { serviceChecksProvider } from '../../providers/serviceChecks';
 
@@ -36,6 +36,16 @@ describe('check refuses what a shell could read, naming the property and never t
     const result = await statusFileProvider(fakeRunner().run).check!({}, { ...connection, status: 'production', generation: 1, ...change });
     expect(result.failures).toEqual([expect.objectContaining({ property, reason: expect.stringContaining(reason) })]);
     expect(JSON.stringify(result.failures)).not.toContain('not a key');
+  });
+
+  // Issue 12, finding 9.
+  test('an unknown input is named, never quoted, and nothing that looks like a private key is', async () => {
+    const provider = statusFileProvider(fakeRunner().run);
+    const unknown = await provider.check!({}, { ...connection, status: 'production', sshKey: PRIVATE_KEY });
+    expect(unknown.failures).toEqual([{ property: '(inputs)', reason: "(inputs): Unrecognized key(s) in object: 'sshKey'" }]);
+    const pasted = await provider.check!({}, { ...connection, status: 'production', hostKey: PRIVATE_KEY });
+    expect(pasted.failures).toEqual([expect.objectContaining({ property: 'hostKey', reason: expect.stringMatching(/, got \(looks like a private key: not shown\)$/) })]);
+    expect(JSON.stringify([unknown, pasted])).not.toContain('b3BlbnNzaC1rZXkt');
   });
 
   test('a valid input gets its defaults and keeps the serialized provider', async () => {
@@ -85,6 +95,26 @@ test('the cron file of a receiver pulls from its source; a role with no job remo
   const { run, calls } = fakeRunner();
   await replicationCronProvider(run).update!('id', inputs, { ...inputs, jobs: [] });
   expect(calls[0].argv).toEqual(['rm', '-f', '/etc/cron.d/sounz-replication']);
+});
+
+// Issue 12, finding 8: the preview shows when the jobs next run; a schedule that never fires is refused.
+describe('ReplicationCron check', () => {
+  const inputs = { ...connection, jobs: ['dump' as const], schedule: '30 2 * * *', source: '198.51.100.12' };
+
+  test('fills in the next run, which diff does not compare', async () => {
+    const provider = replicationCronProvider(fakeRunner().run);
+    const { inputs: checked, failures } = await provider.check!({}, inputs);
+    expect(failures).toEqual([]);
+    expect(checked.nextRun).toMatch(/^\d{4}-\d\d-\d\d 02:30 \(UTC[+-]\d\d:\d\d\)$/);
+    expect(await provider.diff!('id', { ...checked, nextRun: '2020-01-01 02:30 (UTC+00:00)' }, checked)).toMatchObject({ changes: false });
+    expect(nextRunText([], '30 2 * * *')).toBe('never: this host runs no replication job');
+  });
+
+  test('refuses a schedule that never fires', async () => {
+    const { failures } = await replicationCronProvider(fakeRunner().run).check!({}, { ...inputs, schedule: '30 2 31 2 *' });
+    expect(failures).toEqual([{ property: 'schedule',
+      reason: 'schedule: a cron schedule that fires at least once every year; this one never fires, got "30 2 31 2 *"' }]);
+  });
 });
 
 describe('DataGrab', () => {
