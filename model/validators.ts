@@ -17,5 +17,7 @@ export const {
   interfaceLabel,
   absolutePath,
   databaseName,
+  roleName,
+  keepDays,
   cronSchedule,
 } = grammar(z);
