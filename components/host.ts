@@ -43,9 +43,10 @@ export function sounzModules(replication: StackConfig['replication']): Record<st
 
 /** What sounz-replicate needs to know, on either side of the replication. */
 export function replicationSettings(config: StackConfig): ReplicationSettings {
-  const { database, dumpDir, indexDir } = config.replication;
+  const { database, dumpDir, indexDir, keepDays } = config.replication;
   return {
-    database, dumpDir, indexDir,
+    database, dumpDir, indexDir, keepDays,
+    pair: `${config.primary.name}/${config.secondary.name}`,
     sounzRsyncPort: config.ports.sounzRsync,
     apolloRsyncPort: config.ports.apolloRsync,
     modules: sounzModules(config.replication),

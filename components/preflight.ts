@@ -6,11 +6,13 @@ import { GENERATION_DIR } from '../model/generation';
 import { Pair } from '../model/pairs';
 import { HostFacts, NEEDED_COMMANDS, Observation } from '../model/situation';
 import { HOSTS, Host, STATUSES, Status } from '../model/statuses';
+import { REPLICATE_COMMAND } from '../providers/replicationScript';
 import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script } from '../providers/ssh';
 import { sshTarget } from './host';
 
-// $1 service IP, $2 interface, $3 database, $4 dump folder, $5 generation folder, then the commands. key=value lines.
-const OBSERVE = `cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5; shift 5
+// $1 service IP, $2 interface, $3 database, $4 dump folder, $5 generation folder, $6 replication command,
+// then the commands. key=value lines.
+const OBSERVE = `cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5 replicate=$6; shift 6
 echo "status=$(cat /etc/sounz/sounz.status 2>/dev/null)"
 for k in switch served data; do echo "$k=$(cat "$gen/$k" 2>/dev/null || echo 0)"; done
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo held=yes; else echo held=no; fi
@@ -18,8 +20,8 @@ echo "addresses=$(ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{ print $4 }'
 missing=''
 for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 echo "missing=$missing"
-mkdir -p /run/lock
-if flock -n /run/lock/sounz-replicate.lock true 2>/dev/null; then echo replication=idle; else echo replication=running; fi
+# The replication command tells, without taking its lock (which could turn a nightly run away); without it, none runs.
+if [ -x "$replicate" ] && "$replicate" state | grep -qx lock=held; then echo replication=running; else echo replication=idle; fi
 echo "database=$(echo "select pg_database_size(:'db')" | runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
 echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
   where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |
@@ -53,7 +55,7 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
   try {
     const { stdout } = await run(sshTarget(config[host], config.sshPrivateKey),
       script(OBSERVE, config.serviceIp, config.serviceInterface, config.replication.database,
-        config.replication.dumpDir, GENERATION_DIR, ...NEEDED_COMMANDS),
+        config.replication.dumpDir, GENERATION_DIR, REPLICATE_COMMAND, ...NEEDED_COMMANDS),
       { connectTimeoutMs: timeout, timeoutMs: 5_000 });
     return { reachable: true, facts: parseFacts(stdout) };
   } catch (error) {

@@ -15,10 +15,12 @@ import {
   interfaceLabel,
   interfaceName,
   ipv4Address,
+  keepDays,
   openSshPrivateKey,
   openSshPublicKey,
   port,
   prefixLength,
+  roleName,
   rsyncModule,
   status,
   unixUser,
@@ -42,6 +44,7 @@ export const DEFAULTS = {
     indexDir: '/var/lib/apollo/index',
     dataDirs: ['/data/sounz', '/usr/share/sounz'],
     database: 'sounz',
+    keepDays: 7,
   },
 };
 
@@ -107,8 +110,12 @@ export const stackConfigSchema = z
               DEFAULTS.replication.dataDirs,
             ),
             database: databaseName.default(DEFAULTS.replication.database),
+            /** The application's role, if it has its own: the post-switch check connects as it. */
+            appRole: roleName.optional(),
+            /** How long a copy keeps what it replaced on the receiving host. */
+            keepDays: keepDays.default(DEFAULTS.replication.keepDays),
           },
-          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database}' },
+          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays}' },
         )
         .strict(),
     ),
@@ -142,7 +149,7 @@ const EXAMPLE = {
   serviceInterface: DEFAULTS.serviceInterface,
   serviceLabel: `${DEFAULTS.serviceInterface}:1`,
   ports: DEFAULTS.ports,
-  replication: DEFAULTS.replication,
+  replication: { ...DEFAULTS.replication, appRole: 'sounz_app' },
 };
 
 type Path = ReadonlyArray<string | number>;

@@ -135,6 +135,13 @@ export function grammar(z: Zod) {
     (s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s),
   );
 
+  const roleName = text(
+    'a PostgreSQL role name: lowercase letters, digits and "_", not starting with a digit or "pg_", at most 63 characters',
+    (s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s) && !s.startsWith('pg_'),
+  );
+
+  const keepDays = integer(1, 365, 'a number of days, an integer from 1 to 365');
+
   const CRON_FIELDS = [
     { min: 0, max: 59 }, // minute
     { min: 0, max: 23 }, // hour
@@ -190,7 +197,7 @@ export function grammar(z: Zod) {
     (s) => /^[A-Za-z0-9._-]{1,255}$/.test(s) && !s.startsWith('-') && s.toLowerCase() !== 'global',
   );
 
-  return { rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, cronSchedule };
+  return { rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

@@ -17,6 +17,8 @@ export const {
   interfaceLabel,
   absolutePath,
   databaseName,
+  roleName,
+  keepDays,
   cronSchedule,
   rsyncModule,
 } = grammar(z);

@@ -14,6 +14,8 @@ export interface ReplicationRun {
   source: string;
   receiver: string;
   seconds: number;
+  /** What the receiver kept of what the copy replaced (README: Replication). */
+  kept: string[];
 }
 
 /** The stack's config as the program sees it, secrets decrypted. */
@@ -40,13 +42,14 @@ export async function replicateNow(config: StackConfig, applied: Pair): Promise<
   const receiver = HOSTS.find((host) => roleOf(applied[host]).replicatesFromOther);
   if (!source || !receiver) throw new Error(`no replication runs in ${pairText(applied)}: only a production with a standby replicates`);
   const started = Date.now();
+  let kept: string[];
   try {
-    await replicate(runOverSsh, sshTarget(config[source], config.sshPrivateKey), sshTarget(config[receiver], config.sshPrivateKey),
+    kept = await replicate(runOverSsh, sshTarget(config[source], config.sshPrivateKey), sshTarget(config[receiver], config.sshPrivateKey),
       { wait: true, switching: false, timeoutSeconds: 1800 });
   } finally {
     await closeConnections();
   }
-  return { source: config[source].name, receiver: config[receiver].name, seconds: (Date.now() - started) / 1000 };
+  return { source: config[source].name, receiver: config[receiver].name, seconds: (Date.now() - started) / 1000, kept };
 }
 
 async function main(): Promise<void> {
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
   const run = await replicateNow(await stackConfigOf(engine), await appliedPair(engine));
   console.log(`replicated ${run.source} -> ${run.receiver} in ${run.seconds.toFixed(1)} s`);
+  console.log(`kept on ${run.receiver}: ${run.kept.join(' ') || 'nothing'}`);
 }
 
 if (require.main === module) {

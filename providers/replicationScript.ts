@@ -16,6 +16,10 @@ export interface ReplicationSettings {
   apolloRsyncPort: number;
   /** SOUNZ rsync module -> path: the data areas and the dump folder. */
   modules: Record<string, string>;
+  /** "<primary name>/<secondary name>": a source's marker must name this pair. */
+  pair: string;
+  /** How long a copy keeps what it replaced. */
+  keepDays: number;
 }
 
 export interface ReplicationRunOptions {
@@ -27,21 +31,33 @@ export interface ReplicationRunOptions {
   timeoutSeconds: number;
 }
 
-/** One replication run from `source` to `receiver`: the dump there, then the pull and restore here. */
-export async function replicate(run: Runner, source: SshTarget, receiver: SshTarget, options: ReplicationRunOptions): Promise<void> {
+/** What pull-and-restore kept on the receiver: its `kept:` line, the database's old copy (if any) and folders. */
+export function keptOf(stdout: string): string[] {
+  const line = stdout.split('\n').find((l) => l.startsWith('kept: '));
+  return line ? line.slice('kept: '.length).split(' ').filter(Boolean) : [];
+}
+
+/**
+ * One replication run from `source` to `receiver`: the dump there, then the pull and restore here.
+ * Returns what the receiver kept of what the copy replaced.
+ */
+export async function replicate(run: Runner, source: SshTarget, receiver: SshTarget, options: ReplicationRunOptions): Promise<string[]> {
   const flags = [...(options.wait ? ['--wait'] : []), ...(options.switching ? ['--switch'] : [])];
   const command = (...args: string[]) => ['timeout', String(options.timeoutSeconds), REPLICATE_COMMAND, ...flags, ...args];
   const limit = { timeoutMs: (options.timeoutSeconds + 10) * 1000 };
   await run(source, command('dump'), limit);
-  await run(receiver, command('pull-and-restore', source.address), limit);
+  return keptOf((await run(receiver, command('pull-and-restore', source.address), limit)).stdout);
 }
 
 export interface ReplicationScriptInputs extends ConnectionInputs, ReplicationSettings {
   script: string;
 }
 
-/** The settings as shell assignments: every value passed the config grammar, so none needs quoting. */
-export function renderSettings(settings: ReplicationSettings): string {
+/**
+ * The settings as shell assignments: every value passed the config grammar, so none needs quoting.
+ * `host` is this host's name, which its dump's marker carries.
+ */
+export function renderSettings(settings: ReplicationSettings & { host: string }): string {
   const modules = Object.entries(settings.modules).map(([module, path]) => `${module}=${path}`).join(' ');
   return [
     '# Managed by Pulumi (sounz-standby); edits are overwritten.',
@@ -52,6 +68,9 @@ export function renderSettings(settings: ReplicationSettings): string {
     `APOLLO_RSYNC_PORT=${settings.apolloRsyncPort}`,
     `MODULES="${modules}"`,
     'STAMP=/etc/sounz/last-replication',
+    `HOST=${settings.host}`,
+    `PAIR=${settings.pair}`,
+    `KEEP_DAYS=${settings.keepDays}`,
     '',
   ].join('\n');
 }
@@ -81,6 +100,11 @@ export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dyna
         sounzRsyncPort: g.port,
         apolloRsyncPort: g.port,
         modules: z.record(g.rsyncModule, g.absolutePath),
+        pair: z.string().refine((s) => {
+          const names = s.split('/');
+          return names.length === 2 && names[0] !== names[1] && names.every((n) => g.hostName.safeParse(n).success);
+        }, 'two different host names "<primary>/<secondary>"'),
+        keepDays: g.keepDays,
       }), news);
     },
     async diff(_id: string, olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {

@@ -18,6 +18,8 @@ export interface ServiceChecksInputs extends ConnectionInputs {
   mongrelPorts: number[];
   rsyncPorts: number[];
   database: string;
+  /** The application's own role, if it has one (sounz:replication.appRole): the database is checked as it. */
+  appRole?: string;
   /** The host whose stamp says when the data was last replicated: the standby, or the server if alone. */
   replicaHost: Omit<ConnectionInputs, 'privateKey'>;
 }
@@ -37,9 +39,11 @@ export const RUNBOOK_LOGS = [
   '/var/log/sounz/sounz-general.log',
 ];
 
-// $1 service IP, $2 database, $3 apollo port, $4 "mongrel ports", $5 "rsync ports", $6 interface, then the logs.
-// One line per check: "<name>|ok" or "<name>|<what it saw>".
-const CHECKS = `cd / && ip=$1 db=$2 apollo=$3 mongrels=$4 rsyncs=$5 dev=$6; shift 6
+// $1 service IP, $2 database, $3 apollo port, $4 "mongrel ports", $5 "rsync ports", $6 the application's
+// role or "", $7 interface, then the logs. One line per check: "<name>|ok" or "<name>|<what it saw>".
+// The database check counts the tables the role cannot read: a copy that lost its owners and grants
+// fails it (as postgres, a superuser, every table is readable).
+const CHECKS = `cd / && ip=$1 db=$2 apollo=$3 mongrels=$4 rsyncs=$5 role=$6 dev=$7; shift 7
 listens() { ss -Hltn "sport = :$1" | grep -q .; }
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo "service IP on this host|ok"; else echo "service IP on this host|$ip is not configured here"; fi
 # Duplicate-address detection from the holder: any answer comes from another machine holding the address too.
@@ -55,8 +59,11 @@ for port in $rsyncs; do
 done
 for how in tcp socket; do
   if [ "$how" = tcp ]; then host=127.0.0.1; else host=/var/run/postgresql; fi
-  if out=$(runuser -u postgres -- psql -h "$host" -d "$db" -tAc 'select 1' 2>&1) && [ "$out" = 1 ]; then
+  if out=$(runuser -u postgres -- psql -w -h "$host" -d "$db" \${role:+-U "$role"} -tAc "select count(*) from pg_tables
+      where schemaname not in ('pg_catalog', 'information_schema')
+      and not has_table_privilege(format('%I.%I', schemaname, tablename), 'select')" 2>&1) && [ "$out" = 0 ]; then
     echo "PostgreSQL database $db over $how|ok"
+  elif [ "$out" -gt 0 ] 2>/dev/null; then echo "PostgreSQL database $db over $how|\${role:-postgres} cannot read $out tables"
   else echo "PostgreSQL database $db over $how|$(echo "$out" | head -n 1)"; fi
 done
 ro=$(runuser -u postgres -- psql -d "$db" -tAc 'show default_transaction_read_only' 2>&1)
@@ -83,7 +90,8 @@ function httpStatus(ip: string, port: number): Promise<string> {
 export function serviceChecksProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const observe = async (inputs: ServiceChecksInputs): Promise<ServiceChecksOutputs> => {
     const lines = (await run(targetOf(inputs), script(CHECKS, inputs.serviceIp, inputs.database, String(inputs.apolloPort),
-      inputs.mongrelPorts.join(' '), inputs.rsyncPorts.join(' '), inputs.interface, ...RUNBOOK_LOGS))).stdout.trim().split('\n');
+      inputs.mongrelPorts.join(' '), inputs.rsyncPorts.join(' '), inputs.appRole ?? '', inputs.interface,
+      ...RUNBOOK_LOGS))).stdout.trim().split('\n');
     const results: Record<string, string> = {
       [`website answers on ${inputs.serviceIp}:${inputs.websitePort}`]: await httpStatus(inputs.serviceIp, inputs.websitePort),
     };
@@ -117,6 +125,7 @@ export function serviceChecksProvider(run: Runner = runOverSsh): pulumi.dynamic.
           mongrelPorts: z.array(g.port),
           rsyncPorts: z.array(g.port),
           database: g.databaseName,
+          appRole: g.roleName.optional(),
           replicaHost: z.object(hostShape).strict(),
         };
       }, news);
@@ -145,6 +154,7 @@ export interface ServiceChecksArgs extends HostArgs {
   mongrelPorts: pulumi.Input<number[]>;
   rsyncPorts: pulumi.Input<number[]>;
   database: pulumi.Input<string>;
+  appRole?: pulumi.Input<string>;
   replicaHost: pulumi.Input<Omit<ConnectionInputs, 'privateKey'>>;
 }
 
@@ -153,9 +163,9 @@ export class ServiceChecks extends pulumi.dynamic.Resource {
   declare readonly lastReplication: pulumi.Output<string>;
 
   constructor(name: string, args: ServiceChecksArgs, opts?: pulumi.CustomResourceOptions) {
-    const { reason, serviceIp, websitePort, apolloPort, mongrelPorts, rsyncPorts, database, replicaHost } = args;
-    super(serviceChecksProvider(), name, { ...connectionProps(args), reason, serviceIp, interface: args.interface, websitePort, apolloPort, mongrelPorts,
-      rsyncPorts, database, replicaHost, results: undefined, lastReplication: undefined },
+    const { reason, serviceIp, websitePort, apolloPort, mongrelPorts, rsyncPorts, database, appRole, replicaHost } = args;
+    super(serviceChecksProvider(), name, { ...connectionProps(args), reason, serviceIp, interface: args.interface, websitePort,
+      apolloPort, mongrelPorts, rsyncPorts, database, appRole, replicaHost, results: undefined, lastReplication: undefined },
     { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

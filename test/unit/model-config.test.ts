@@ -63,6 +63,7 @@ const ALLOWED = {
     'month 1-12, day of week 0-7), each "*", a number, a range a-b, a step */n or a-b/n, or a comma list of those',
   database:
     'a PostgreSQL database name: lowercase letters, digits and "_", not starting with a digit, at most 63 characters',
+  role: 'a PostgreSQL role name: lowercase letters, digits and "_", not starting with a digit or "pg_", at most 63 characters',
   port: 'a TCP port, an integer from 1 to 65535',
   privateKey:
     'an OpenSSH or PEM private key block (-----BEGIN OPENSSH PRIVATE KEY----- ... -----END OPENSSH PRIVATE KEY-----)',
@@ -84,6 +85,7 @@ describe('a valid config', () => {
         indexDir: '/var/lib/apollo/index',
         dataDirs: ['/data/sounz', '/usr/share/sounz'],
         database: 'sounz',
+        keepDays: 7,
       },
     });
   });
@@ -134,6 +136,7 @@ const STRING_FIELDS: Array<[Path, string, string]> = [
   [['replication', 'indexDir'], ALLOWED.path, "pulumi config set --path 'sounz:replication.indexDir' /var/lib/apollo/index"],
   [['replication', 'dataDirs', 1], ALLOWED.path, "pulumi config set --path 'sounz:replication.dataDirs[1]' /usr/share/sounz"],
   [['replication', 'database'], ALLOWED.database, "pulumi config set --path 'sounz:replication.database' sounz"],
+  [['replication', 'appRole'], ALLOWED.role, "pulumi config set --path 'sounz:replication.appRole' sounz_app"],
 ];
 const GOOD: Record<string, string> = {
   'primary.name': 'slayer',
@@ -152,6 +155,7 @@ const GOOD: Record<string, string> = {
   'replication.indexDir': '/var/lib/apollo/index',
   'replication.dataDirs.1': '/usr/share/sounz',
   'replication.database': 'sounz',
+  'replication.appRole': 'sounz_app',
 };
 const INJECTIONS: Array<(good: string) => string> = [
   (g) => `${g};reboot`,
@@ -222,6 +226,8 @@ describe('invalid values', () => {
     ['a double slash', ['replication', 'indexDir'], '/var//lib', `sounz:replication.indexDir = "/var//lib": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.indexDir' /var/lib/apollo/index`],
     ['a ".." name', ['replication', 'dataDirs', 0], '/data/../etc', `sounz:replication.dataDirs[0] = "/data/../etc": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
     ['a glob', ['replication', 'dataDirs', 0], '/data/*', `sounz:replication.dataDirs[0] = "/data/*": expected ${ALLOWED.path}. Fix: pulumi config set --path 'sounz:replication.dataDirs[0]' /data/sounz`],
+    ['a reserved role name', ['replication', 'appRole'], 'pg_monitor', `sounz:replication.appRole = "pg_monitor": expected ${ALLOWED.role}. Fix: pulumi config set --path 'sounz:replication.appRole' sounz_app`],
+    ['keeping for 0 days', ['replication', 'keepDays'], 0, "sounz:replication.keepDays = 0: expected a number of days, an integer from 1 to 365. Fix: pulumi config set --path 'sounz:replication.keepDays' 7"],
     ['an upper-case database', ['replication', 'database'], 'Sounz', `sounz:replication.database = "Sounz": expected ${ALLOWED.database}. Fix: pulumi config set --path 'sounz:replication.database' sounz`],
     ['a host key with its comment', ['primary', 'hostKey'], `${SLAYER_KEY} root@slayer`, `sounz:primary.hostKey = ${JSON.stringify(`${SLAYER_KEY} root@slayer`)}: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'`],
     ['a host key whose type and blob disagree', ['primary', 'hostKey'], SLAYER_KEY.replace('ssh-ed25519', 'ssh-rsa'), `sounz:primary.hostKey = ${JSON.stringify(SLAYER_KEY.replace('ssh-ed25519', 'ssh-rsa'))}: expected ${ALLOWED.hostKey}. Fix: pulumi config set --path 'sounz:primary.hostKey' 'ssh-ed25519 <base64 from /etc/ssh/ssh_host_ed25519_key.pub on slayer>'`],

@@ -6,6 +6,7 @@ import { serviceAddressProvider, ADDRESS_IN_USE } from '../../providers/serviceA
 import { nextRunText, replicationCronProvider, renderCronFile } from '../../providers/replicationCron';
 import { dataGrabProvider } from '../../providers/dataGrab';
 import { serviceChecksProvider } from '../../providers/serviceChecks';
+import { keptOf, renderSettings, replicate, replicationScriptProvider } from '../../providers/replicationScript';
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN782BjKimpXEYV9jFxaUC/Nkz+PodQy88k4cbm9beLD';
 const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n';
@@ -41,9 +42,9 @@ describe('check refuses what a shell could read, naming the property and never t
   // Issue 12, finding 9.
   test('an unknown input is named, never quoted, and nothing that looks like a private key is', async () => {
     const provider = statusFileProvider(fakeRunner().run);
-    const unknown = await provider.check!({}, { ...connection, status: 'production', sshKey: PRIVATE_KEY });
+    const unknown = await provider.check!({}, { ...connection, status: 'production', generation: 1, sshKey: PRIVATE_KEY });
     expect(unknown.failures).toEqual([{ property: '(inputs)', reason: "(inputs): Unrecognized key(s) in object: 'sshKey'" }]);
-    const pasted = await provider.check!({}, { ...connection, status: 'production', hostKey: PRIVATE_KEY });
+    const pasted = await provider.check!({}, { ...connection, status: 'production', generation: 1, hostKey: PRIVATE_KEY });
     expect(pasted.failures).toEqual([expect.objectContaining({ property: 'hostKey', reason: expect.stringMatching(/, got \(looks like a private key: not shown\)$/) })]);
     expect(JSON.stringify([unknown, pasted])).not.toContain('b3BlbnNzaC1rZXkt');
   });
@@ -149,4 +150,42 @@ test('ServiceChecks fails with every failed check by name and what it saw', asyn
     replicaHost: { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user: 'root', hostKey: HOST_KEY } };
   await expect(serviceChecksProvider(run).create!(inputs)).rejects.toThrow(
     /^slayer: post-switch checks failed: check "website answers on 127\.0\.0\.1:1": no answer: .*; check "mongrel on 8001": nothing listens on port 8001$/);
+});
+
+test('ServiceChecks passes the application\'s role to its script, or "" when there is none', async () => {
+  const { run, calls } = fakeRunner((call) => ({ stdout: call.argv[2].includes('listens()') ? 'Apollo listens on 8983|ok\n' : 'never\n' }));
+  const inputs = { ...connection, reason: '(production, standby)', serviceIp: '127.0.0.1', interface: 'eth0', websitePort: 1, apolloPort: 8983,
+    mongrelPorts: [8001], rsyncPorts: [18993], database: 'sounz',
+    replicaHost: { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user: 'root', hostKey: HOST_KEY } };
+  const provider = serviceChecksProvider(run);
+  await provider.read!('id', { ...inputs, appRole: 'sounz_app' } as never);
+  await provider.read!('id', inputs as never);
+  expect(calls.filter((c) => c.argv[2].includes('listens()')).map((c) => c.argv.slice(4, 10)))
+    .toEqual([['127.0.0.1', 'sounz', '8983', '8001', '18993', 'sounz_app'], ['127.0.0.1', 'sounz', '8983', '8001', '18993', '']]);
+  expect((await provider.check!({}, { ...inputs, appRole: 'pg_read_all_data' })).failures).toEqual([
+    expect.objectContaining({ property: 'appRole', reason: expect.stringContaining('not starting with a digit or "pg_"') })]);
+});
+
+describe('ReplicationScript', () => {
+  const settings = { database: 'sounz', dumpDir: '/var/backups/sounz', indexDir: '/var/lib/apollo/index', sounzRsyncPort: 18993,
+    apolloRsyncPort: 18983, modules: { 'data-sounz': '/data/sounz' }, pair: 'slayer/megadeth', keepDays: 7 };
+
+  test('the settings name this host, the pair its markers must carry, and how long copies keep what they replace', () => {
+    expect(renderSettings({ ...settings, host: 'slayer' })).toContain('HOST=slayer\nPAIR=slayer/megadeth\nKEEP_DAYS=7\n');
+  });
+
+  test.each([['slayer/slayer'], ['slayer'], ['slayer/megadeth/anthrax'], ['slayer/$(reboot)']])('check refuses the pair %j', async (pair) => {
+    const result = await replicationScriptProvider(fakeRunner().run).check!({}, { ...connection, script: '#!/bin/sh\n', ...settings, pair });
+    expect(result.failures).toEqual([expect.objectContaining({ property: 'pair', reason: expect.stringContaining('two different host names') })]);
+  });
+
+  test('replicate() returns the receiver\'s kept line: the old database (if any) and folders', async () => {
+    const { run } = fakeRunner((call) => ({
+      stdout: call.argv.includes('pull-and-restore') ? 'kept: sounz-kept-20261125-021502-g4 /data/sounz/.sounz-replication/kept/20261125-021502-g4\n' : '',
+    }));
+    const target = { ...connection, port: 22 };
+    expect(await replicate(run, target, { ...target, host: 'megadeth' }, { wait: false, switching: false, timeoutSeconds: 60 }))
+      .toEqual(['sounz-kept-20261125-021502-g4', '/data/sounz/.sounz-replication/kept/20261125-021502-g4']);
+    expect(keptOf('nothing\n')).toEqual([]);
+  });
 });
