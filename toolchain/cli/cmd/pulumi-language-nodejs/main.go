@@ -4,7 +4,8 @@
 // does not serve. A language host only has to start the program the way @pulumi/pulumi's
 // `cmd/run` expects, so this one does just that: no package-manager integration, no code
 // generation, no debugger. Everything the engine needs for `preview`, `up`, `refresh` and
-// `destroy` of a TypeScript project is here.
+// `destroy` of a TypeScript project is here. It ends, with the program it runs, when the engine
+// that started it is gone (enginewatch).
 package main
 
 import (
@@ -22,6 +23,8 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"sounz-standby/toolchain/cli/internal/enginewatch"
 )
 
 // exitUserActionable is the exit code @pulumi/pulumi uses after it has already printed an error
@@ -44,6 +47,10 @@ func main() {
 		if !strings.HasPrefix(arg, "-") {
 			host.engineAddress = arg
 		}
+	}
+	if err := enginewatch.Start(host.engineAddress); err != nil {
+		fmt.Fprintf(os.Stderr, "could not watch the engine: %v\n", err)
+		os.Exit(1)
 	}
 	cancel := make(chan bool)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
