@@ -71,13 +71,16 @@ func run(args []string) int {
 
 	err = cmd.Wait()
 	var exit *exec.ExitError
-	switch {
-	case err == nil:
+	if err == nil {
 		return 0
-	case errors.As(err, &exit) && exit.ExitCode() >= 0:
-		return exit.ExitCode()
-	default:
-		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: node ended: %v\n", err)
+	} else if !errors.As(err, &exit) {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: waiting for node: %v\n", err)
 		return 1
 	}
+	// Ended by a signal is the engine's orderly shutdown: exit as a shell would, without a word
+	// (the engine shows a plugin's stderr to the user).
+	if status, ok := exit.Sys().(syscall.WaitStatus); ok && status.Signaled() {
+		return 128 + int(status.Signal())
+	}
+	return exit.ExitCode()
 }
