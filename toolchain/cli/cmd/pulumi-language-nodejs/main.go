@@ -220,12 +220,7 @@ func packageDir(info *pulumirpc.ProgramInfo) (string, error) {
 func (h *languageHost) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest, server pulumirpc.LanguageRuntime_InstallDependenciesServer,
 ) error {
-	info := req.GetInfo()
-	if info == nil {
-		// Engines older than ProgramInfo send only the directory.
-		info = &pulumirpc.ProgramInfo{ProgramDirectory: req.GetDirectory(), RootDirectory: req.GetDirectory()}
-	}
-	dir, err := packageDir(info)
+	dir, err := packageDir(req.GetInfo())
 	if err != nil {
 		return err
 	}
