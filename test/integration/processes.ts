@@ -2,7 +2,14 @@
 // (the interrupted-up test, the switching test) and assert that nothing of it is left.
 // A run's processes are found by their parent chain from the pulumi CLI, recorded while the run
 // is going, and by the process groups they lead (the engine starts every plugin in one of its
-// own), never by name, so other runs on the machine are not mistaken for this one.
+// own), never by name, so other runs on the machine are not mistaken for this one. Use:
+//
+//   let cli = 0;
+//   const up = engine.up(message, { signal: abort.signal, onSpawn: (pid) => { cli = pid; } });
+//   ... once the run is where it should be killed:
+//   const run = recordRun(cli);
+//   abort.abort();                            // SIGKILL to the CLI
+//   await expectRunEnded(run, 5_000);         // rejects naming the processes left
 import { readdirSync, readFileSync } from 'fs';
 
 export interface ProcessInfo {
