@@ -41,6 +41,15 @@ export interface EngineOptions {
   ambient?: boolean;
 }
 
+export interface RunOptions {
+  stdin?: string;
+  allowFailure?: boolean;
+  /** Aborting kills the CLI with SIGKILL, as a lost terminal or the OOM killer would. */
+  signal?: AbortSignal;
+  /** Told the CLI's pid once it started (tests find the run's processes from it). */
+  onSpawn?: (pid: number) => void;
+}
+
 export class Engine {
   readonly projectDir: string;
   readonly stack: string;
@@ -70,7 +79,7 @@ export class Engine {
   }
 
   /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
-  async run(args: string[], options: { stdin?: string; allowFailure?: boolean; signal?: AbortSignal } = {}): Promise<EngineResult> {
+  async run(args: string[], options: RunOptions = {}): Promise<EngineResult> {
     const fullArgs = [...args, '--stack', this.stack, '--non-interactive'];
     const result = await new Promise<EngineResult>((resolve) => {
       const child = execFile('pulumi', fullArgs, {
@@ -80,6 +89,7 @@ export class Engine {
           const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
           resolve({ code, stdout, stderr });
         });
+      if (child.pid !== undefined) options.onSpawn?.(child.pid);
       if (options.stdin !== undefined) child.stdin?.end(options.stdin);
     });
     if (result.code !== 0 && !options.allowFailure) throw new PulumiError(fullArgs, result);
@@ -102,7 +112,7 @@ export class Engine {
       '--plaintext', `sounz:secondaryStatus=${pair.secondary}`]);
   }
 
-  up(message: string, options: { signal?: AbortSignal; extra?: string[] } = {}): Promise<EngineResult> {
+  up(message: string, options: Pick<RunOptions, 'signal' | 'onSpawn'> & { extra?: string[] } = {}): Promise<EngineResult> {
     return this.run(['up', '--yes', '--skip-preview', '--message', message, ...(options.extra ?? [])], options);
   }
 

@@ -17,15 +17,18 @@ npm_pin=$(node -p "require('$repo/package.json').dependencies['@pulumi/pulumi']"
 [ "$npm_pin" = "$PULUMI_VERSION" ] ||
   fail "pin PULUMI_VERSION=$PULUMI_VERSION (toolchain/pins.env) differs from @pulumi/pulumi $npm_pin in package.json"
 
-# Builds are keyed by the pin and by our own Go sources (the language host), so an edit rebuilds.
-key=$(cat "$repo/toolchain/pins.env" "$repo"/toolchain/cli/go.* "$repo"/toolchain/cli/*.go \
-  "$repo"/toolchain/cli/cmd/*/*.go | sha256sum | cut -c1-12)
+# Builds are keyed by the pin and by our own Go sources (language host, provider launcher), so an
+# edit rebuilds.
+key=$(find "$repo/toolchain/pins.env" "$repo/toolchain/cli" -type f \( -name '*.go' -o -name 'go.*' -o -name pins.env \) |
+  LC_ALL=C sort | xargs cat | sha256sum | cut -c1-12)
 bin="$cache/toolchain/v$PULUMI_VERSION-$key/bin"
 
 on_path_at_pin() {
-  command -v pulumi >/dev/null && command -v pulumi-language-nodejs >/dev/null &&
-    [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ] &&
-    [ "$(pulumi-language-nodejs -version 2>/dev/null)" = "v$PULUMI_VERSION" ]
+  local b
+  for b in pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
+    command -v $b >/dev/null && [ "$($b -version 2>/dev/null)" = "v$PULUMI_VERSION" ] || return 1
+  done
+  command -v pulumi >/dev/null && [ "$(pulumi version 2>/dev/null)" = "v$PULUMI_VERSION" ]
 }
 
 build() {
@@ -45,21 +48,20 @@ $(tail -n 3 "$src/pin-error.log")"
   mkdir -p "$bin.tmp"
   (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin.tmp/pulumi" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi &&
-    GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin.tmp/pulumi-language-nodejs" \
-      ./cmd/pulumi-language-nodejs) || fail "go build of Pulumi v$PULUMI_VERSION failed (see above)"
+    GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$bin.tmp/" \
+      ./cmd/pulumi-language-nodejs ./cmd/pulumi-resource-pulumi-nodejs) ||
+    fail "go build of Pulumi v$PULUMI_VERSION failed (see above)"
   rm -rf "$bin" && mv "$bin.tmp" "$bin" && rm -rf "$src"
 }
 
 if ! on_path_at_pin; then
-  [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] || build
+  [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] && [ -x "$bin/pulumi-resource-pulumi-nodejs" ] ||
+    build
   export PATH="$bin:$PATH"
 fi
-# The dynamic-provider plugin is the launcher that ships inside @pulumi/pulumi; the engine
-# expects it beside the CLI, as a bundled plugin.
-launcher="$repo/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-[ -x "$launcher" ] || fail "node_modules/@pulumi/pulumi is missing: run npm ci first"
-cli_dir=$(dirname "$(command -v pulumi)")
-cmp -s "$launcher" "$cli_dir/pulumi-resource-pulumi-nodejs" || install -m 0755 "$launcher" "$cli_dir/"
+# The dynamic-provider plugin (bundled with the CLI upstream) is our launcher of @pulumi/pulumi's
+# dynamic-provider server, built beside the CLI, where the engine looks for it.
+[ -d "$repo/node_modules/@pulumi/pulumi" ] || fail "node_modules/@pulumi/pulumi is missing: run npm ci first"
 
 export PULUMI_HOME=${PULUMI_HOME:-$cache/pulumi-home}
 export PULUMI_SKIP_UPDATE_CHECK=true

@@ -44,12 +44,12 @@ test('a version the Go module proxy does not have fails with the pin named', asy
 });
 
 test('a CLI pin that differs from the SDK in package.json is refused', async () => {
-  const root = copyOfRepoPinnedTo('3.260.0');
+  const root = copyOfRepoPinnedTo('3.248.0');
   writeFileSync(join(root, 'toolchain', 'pins.env'), 'PULUMI_VERSION=3.252.0\n');
   try {
     const { code, stderr } = await runToolchain(root, join(root, 'cache'));
     expect(code).toBe(1);
-    expect(stderr).toContain('pin PULUMI_VERSION=3.252.0 (toolchain/pins.env) differs from @pulumi/pulumi 3.260.0 in package.json');
+    expect(stderr).toContain('pin PULUMI_VERSION=3.252.0 (toolchain/pins.env) differs from @pulumi/pulumi 3.248.0 in package.json');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,10 +1,10 @@
 // Command pulumi-language-nodejs is a minimal Node.js language host for the Pulumi CLI.
 //
 // The upstream host is its own Go module, which the Go module proxy available to this project
-// does not serve. A language host only has to start the program the way @pulumi/pulumi's
-// `cmd/run` expects, so this one does just that: no package-manager integration, no code
-// generation, no debugger. Everything the engine needs for `preview`, `up`, `refresh` and
-// `destroy` of a TypeScript project is here.
+// does not serve. This one runs the program the way @pulumi/pulumi's `cmd/run` expects
+// (`preview`, `up`, `refresh`, `destroy`) and answers what `pulumi install`, `pulumi about` and
+// `pulumi plugin ls` ask, with npm only: no yarn or pnpm, no code generation, no debugger.
+// It ends, with the program it runs, when the engine that started it is gone (enginewatch).
 package main
 
 import (
@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -22,6 +24,8 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"sounz-standby/toolchain/cli/internal/enginewatch"
 )
 
 // exitUserActionable is the exit code @pulumi/pulumi uses after it has already printed an error
@@ -44,6 +48,10 @@ func main() {
 		if !strings.HasPrefix(arg, "-") {
 			host.engineAddress = arg
 		}
+	}
+	if err := enginewatch.Start(host.engineAddress); err != nil {
+		fmt.Fprintf(os.Stderr, "could not watch the engine: %v\n", err)
+		os.Exit(1)
 	}
 	cancel := make(chan bool)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
@@ -188,4 +196,142 @@ func programEnv(req *pulumirpc.RunRequest) ([]string, error) {
 		env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+tsconfig)
 	}
 	return env, nil
+}
+
+// packageDir is the directory of the program's package.json: the program directory or the nearest
+// one above it, up to the project root (a Pulumi.yaml `main:` may point into a subdirectory).
+func packageDir(info *pulumirpc.ProgramInfo) (string, error) {
+	dir := info.GetProgramDirectory()
+	root := info.GetRootDirectory()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "package.json")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if dir == root || root == "" || parent == dir {
+			return "", fmt.Errorf("no package.json in %s or above it in the project", info.GetProgramDirectory())
+		}
+		dir = parent
+	}
+}
+
+// InstallDependencies runs `npm ci` when the package has a lock file (exactly what it pins), else
+// `npm install` (which writes one). npm's output streams back to the engine as it comes.
+func (h *languageHost) InstallDependencies(
+	req *pulumirpc.InstallDependenciesRequest, server pulumirpc.LanguageRuntime_InstallDependenciesServer,
+) error {
+	dir, err := packageDir(req.GetInfo())
+	if err != nil {
+		return err
+	}
+	verb := "install"
+	if _, err := os.Stat(filepath.Join(dir, "package-lock.json")); err == nil {
+		verb = "ci"
+	}
+	closer, stdout, stderr, err := rpcutil.MakeInstallDependenciesStreams(server, req.GetIsTerminal())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Installing dependencies in %s: npm %s\n", dir, verb)
+	cmd := exec.CommandContext(server.Context(), "npm", verb, "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	runErr := cmd.Run()
+	closeErr := closer.Close()
+	if runErr != nil {
+		return fmt.Errorf("npm %s in %s failed: %w", verb, dir, runErr)
+	}
+	return closeErr
+}
+
+// About names the node the program runs with.
+func (h *languageHost) About(ctx context.Context, _ *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("node is not on PATH: %w", err)
+	}
+	out, err := exec.CommandContext(ctx, node, "--version").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --version failed: %w", node, err)
+	}
+	return &pulumirpc.AboutResponse{
+		Executable: node,
+		Version:    strings.TrimPrefix(strings.TrimSpace(string(out)), "v"),
+	}, nil
+}
+
+// packageLock is the part of package-lock.json (lockfileVersion 2 and 3) read here: "packages"
+// maps "" to the package itself and "node_modules/a/node_modules/b" to each installed package.
+type packageLock struct {
+	LockfileVersion int `json:"lockfileVersion"`
+	Packages        map[string]struct {
+		Name                 string            `json:"name"`
+		Version              string            `json:"version"`
+		Dependencies         map[string]string `json:"dependencies"`
+		DevDependencies      map[string]string `json:"devDependencies"`
+		OptionalDependencies map[string]string `json:"optionalDependencies"`
+	} `json:"packages"`
+}
+
+// GetProgramDependencies lists what package-lock.json pins: the package's direct dependencies
+// (runtime, dev and optional, as installed at the top of node_modules), or every installed
+// package when transitive dependencies are asked for. The lock file, not node_modules, is the
+// record of what `npm ci` installs, so a program that is not installed yet is described too.
+func (h *languageHost) GetProgramDependencies(
+	_ context.Context, req *pulumirpc.GetProgramDependenciesRequest,
+) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	dir, err := packageDir(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	lockPath := filepath.Join(dir, "package-lock.json")
+	data, err := os.ReadFile(lockPath)
+	if err != nil {
+		return nil, fmt.Errorf("%v (run `pulumi install` or npm install to write it)", err)
+	}
+	var lock packageLock
+	if err := json.Unmarshal(data, &lock); err != nil {
+		return nil, fmt.Errorf("%s: %w", lockPath, err)
+	}
+	root, ok := lock.Packages[""]
+	if lock.LockfileVersion < 2 || !ok {
+		return nil, fmt.Errorf("%s has lockfileVersion %d: only 2 and 3 (npm 7 or later) are read",
+			lockPath, lock.LockfileVersion)
+	}
+
+	seen := map[string]bool{}
+	var deps []*pulumirpc.DependencyInfo
+	add := func(name, version string) {
+		if !seen[name+"@"+version] {
+			seen[name+"@"+version] = true
+			deps = append(deps, &pulumirpc.DependencyInfo{Name: name, Version: version})
+		}
+	}
+	if req.GetTransitiveDependencies() {
+		for path, pkg := range lock.Packages {
+			at := strings.LastIndex(path, "node_modules/")
+			if at < 0 {
+				continue // the package itself, or a workspace folder
+			}
+			name := pkg.Name // set when the folder name is an alias
+			if name == "" {
+				name = path[at+len("node_modules/"):]
+			}
+			add(name, pkg.Version)
+		}
+	} else {
+		for _, direct := range []map[string]string{root.Dependencies, root.DevDependencies, root.OptionalDependencies} {
+			for name := range direct {
+				add(name, lock.Packages["node_modules/"+name].Version)
+			}
+		}
+	}
+	sort.Slice(deps, func(i, j int) bool {
+		if deps[i].Name != deps[j].Name {
+			return deps[i].Name < deps[j].Name
+		}
+		return deps[i].Version < deps[j].Version
+	})
+	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: deps}, nil
 }
