@@ -13,6 +13,8 @@ import { sandboxStack } from '../ops/sandboxStack';
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const NORMAL: Pair = { primary: 'production', secondary: 'standby' };
 const SWITCHOVER_DATA_MIB = 32;
+/** Database sizes for the dark time of a planned switchover: it must not grow with the data. */
+const DARK_DATABASES_MB = (process.env.BENCH_DARK_MB ?? '22,600').split(',').map(Number);
 
 /** Asks the service IP over HTTP every 20 ms from the vantage point and keeps who answered, when. */
 class Watch {
@@ -52,6 +54,13 @@ class Watch {
       if (Date.now() - since > limitMs) throw new Error(`${host} did not answer within ${limitMs / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  }
+
+  /** The longest time without any answer between `since` and the first answer by `host` after it: the dark window. */
+  async longestSilence(host: string, since: number): Promise<number> {
+    const until = since + await this.firstAnswer(host, since);
+    const times = [since, ...this.answers.filter((a) => a.at > since && a.at <= until).map((a) => a.at)];
+    return Math.max(...times.slice(1).map((at, i) => at - times[i]));
   }
 
   stop(): void {
@@ -132,7 +141,33 @@ async function benchProgram(info: sandbox.SandboxInfo, watch: Watch) {
       switchoverPhases.push({ commandToAnswer: answered, commandTotal: ended - started });
       await converge(engine, NORMAL, 'bench: NORMAL');
     }
+    // A refused config: the (production, production) pair, through the CLI as an operator runs preview.
+    await engine.setStatuses({ primary: 'production', secondary: 'production' });
+    const refusal = [];
+    for (let i = 0; i < RUNS; i++) refusal.push(await timed(() => engine.run(['preview'], { allowFailure: true })));
+    await engine.setStatuses(NORMAL);
+
+    // The dark window of a planned switchover (the site answers read-only during the final grab) with a
+    // small and a large database: the longest time the vantage point got no answer at all.
+    const dark: Record<string, Series> = {};
+    for (const mb of DARK_DATABASES_MB) {
+      await sandbox.execOn('slayer', ['sh', '-c', 'runuser -u postgres -- psql -qd sounz -c ' +
+        `"drop table if exists bulk; create table bulk as select g, repeat(md5(g::text), 3) t from generate_series(1, ${mb * 5700}) g"`]);
+      const size = (await sandbox.execOn('slayer', ['sh', '-c',
+        `runuser -u postgres -- psql -qtAX -d sounz -c "select pg_database_size('sounz')"`])).stdout.trim();
+      const runs = [];
+      for (let i = 0; i < RUNS; i++) {
+        const started = Date.now();
+        await operator(engine, 'switchover');
+        runs.push(await watch.longestSilence('megadeth', started));
+        await converge(engine, NORMAL, 'bench: NORMAL');
+      }
+      dark[`${Math.round(Number(size) / 2 ** 20)} MiB`] = series(runs);
+    }
+    await sandbox.execOn('slayer', ['sh', '-c', 'runuser -u postgres -- psql -qd sounz -c "drop table if exists bulk"']);
     return {
+      refusal: series(refusal),
+      darkSwitchover: dark,
       emergency: series(emergency, emergencyPhases),
       switchover: series(switchover, switchoverPhases),
       noopUp: series(noop),
@@ -242,6 +277,9 @@ async function main(): Promise<void> {
       row('no-op `pulumi up` on a converged stack', program.noopUp),
       row('`pulumi preview` on a converged stack', program.preview),
       row('keepalived takeover, primary killed: kill to first HTTP answer from the standby', keepalived.takeover),
+      row('a refused config: `pulumi preview` to its refusal', program.refusal),
+      ...Object.entries(program.darkSwitchover).map(([size, s]) =>
+        row(`planned switchover, database of ${size}: longest time without any answer (dark window)`, s)),
     ].join('\n'));
   } finally {
     watch.stop();
