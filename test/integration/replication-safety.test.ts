@@ -244,7 +244,7 @@ test('the rank rule: a copy never replaces newer data, and the refusal says why 
 });
 
 test('freeze makes the database read-only for the application until thaw; state answers at once', async () => {
-  let s = await state('slayer');
+  const s = await state('slayer');
   expect(s).toMatchObject({ status: 'production', served: '5', data: '5', frozen: 'no', database: 'present', lock: 'free' });
   expect(Number(s.database_bytes)).toBeGreaterThan(1_000_000);
   expect(Number(s.free_bytes)).toBeGreaterThan(0);
