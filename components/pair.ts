@@ -91,6 +91,7 @@ export class SounzPair extends pulumi.ComponentResource {
       mongrelPorts: ports.mongrels,
       rsyncPorts: [ports.apolloRsync, ports.sounzRsync],
       database: config.replication.database,
+      appRole: config.replication.appRole,
       replicaHost: hostArgs(config[hasStandby ? partner : server], privateKey).connection,
     }, { ...keep, dependsOn: [serverHost, ...partnerHost] });
     this.registerOutputs({});

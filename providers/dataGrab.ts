@@ -34,10 +34,12 @@ export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.Resou
     try {
       // A mandatory grab waits out a nightly run and may take long; a best-effort one (EMERGENCY)
       // must not hold the switch up for long on a sick host.
-      await replicate(run, source, targetOf(inputs), inputs.mandatory
+      const kept = await replicate(run, source, targetOf(inputs), inputs.mandatory
         ? { wait: true, switching: true, timeoutSeconds: 1800 }
         : { wait: false, switching: true, timeoutSeconds: 120 });
-      return `grabbed from ${inputs.source.host} at ${new Date().toISOString()}`;
+      // What the copy replaced on the receiver is kept aside (sounz-replicate): say where.
+      return `grabbed from ${inputs.source.host} at ${new Date().toISOString()}` +
+        (kept.length > 0 ? `; kept on ${inputs.host}: ${kept.join(' ')}` : '');
     } catch (error) {
       if (inputs.mandatory) {
         const failure = (error as Error).message;

@@ -134,6 +134,21 @@ describe('DataGrab', () => {
     expect(outs.outcome).toMatch(/^grabbed from slayer at /);
   });
 
+  test('the final grab freezes the source first; its outcome lists what the receiver kept', async () => {
+    const { run, calls } = fakeRunner((call) => (call.argv.includes('pull-and-restore')
+      ? { stdout: 'kept: sounz-kept-20261125-0200-g3 /data/sounz/.sounz-replication/kept-20261125-0200-g3\n' } : {}));
+    const { outs } = await dataGrabProvider(run).create!({ ...inputs, final: true });
+    expect(calls[0].argv).toEqual(['/usr/share/sounz/scripts/dr/sounz-replicate', 'freeze']);
+    expect(outs.outcome).toMatch(/^grabbed from slayer at .*; kept on megadeth: sounz-kept-20261125-0200-g3 \/data\/sounz\/\.sounz-replication\/kept-20261125-0200-g3$/);
+  });
+
+  test('a mandatory final grab that fails thaws the source and says it still serves', async () => {
+    const { run, calls } = fakeRunner((call) => (call.argv.includes('pull-and-restore') ? { code: 1, stderr: 'restore failed' } : {}));
+    await expect(dataGrabProvider(run).create!({ ...inputs, final: true, mandatory: true })).rejects.toThrow(
+      'the final data grab from slayer to megadeth failed: megadeth: failed: restore failed. slayer keeps the service IP and takes writes again');
+    expect(calls.at(-1)?.argv).toEqual(['/usr/share/sounz/scripts/dr/sounz-replicate', 'thaw']);
+  });
+
   test('a best-effort grab reports its failure; a mandatory one fails the switch', async () => {
     const { outs } = await dataGrabProvider(failingPull().run).create!(inputs);
     expect(outs.outcome).toBe('best-effort grab from slayer failed: megadeth: failed: rsync failed');
