@@ -82,11 +82,15 @@ test('finding 6: a final grab that fails leaves the old server serving, writable
   } finally {
     await sandbox.up();
   }
-  // Once megadeth is mended, the same switch goes through, and both rows come along.
-  await engine.up('switchover, megadeth mended');
+  // Once megadeth is mended, and slayer rebooted (its rsync daemons and the replication lock come back
+  // through the grab's own dump), the same switch goes through, both rows come along, and the lock is free.
+  await sandbox.kill('slayer');
+  await sandbox.revive('slayer');
+  await engine.up('switchover, megadeth mended, slayer rebooted');
   expect(await servedBy()).toBe('megadeth');
   expect(await sql('megadeth', 'select id from orders order by id')).toBe('1\n2');
   expect(await sql('slayer', 'show default_transaction_read_only')).toBe('on');
+  expect(await sh('slayer', '/usr/share/sounz/scripts/dr/sounz-replicate state | grep ^lock=')).toBe('lock=free');
   await engine.setStatuses(NORMAL);
   await engine.up('back to NORMAL');
   expect(await sql('slayer', 'show default_transaction_read_only')).toBe('off');

@@ -86,6 +86,8 @@ test('RECOVERY by the operator command: repaired slayer becomes the standby of m
   expect([await statusOf('slayer'), await statusOf('megadeth')]).toEqual(['production_as_standby', 'standby_as_production']);
   expect((await sandbox.execOn('slayer', ['cat', '/data/sounz/emergency.txt'])).stdout).toBe('written-during-emergency\n');
   expect(await sql('slayer', 'select id from orders')).toBe('42');
+  // What the catch-up replaced on slayer is kept aside, and the outputs say where.
+  expect((await engine.outputs()).dataGrab).toMatch(/; kept on slayer: sounz-kept-\S+ \/data\/sounz\/\.sounz-replication\//);
 });
 
 test('back to NORMAL: what megadeth served is on slayer, and slayer serves again', async () => {
