@@ -87,7 +87,7 @@ test('RECOVERY by the operator command: repaired slayer becomes the standby of m
   expect((await sandbox.execOn('slayer', ['cat', '/data/sounz/emergency.txt'])).stdout).toBe('written-during-emergency\n');
   expect(await sql('slayer', 'select id from orders')).toBe('42');
   // What the catch-up replaced on slayer is kept aside, and the outputs say where.
-  expect((await engine.outputs()).dataGrab).toMatch(/; kept on slayer: sounz-kept-\S+ \/data\/sounz\/\.sounz-replication\//);
+  expect((await engine.outputs()).dataGrab).toMatch(/; kept on slayer: sounz-kept-\S+ .*\/data\/sounz\/\.sounz-replication\/kept\//);
 });
 
 test('back to NORMAL: what megadeth served is on slayer, and slayer serves again', async () => {
