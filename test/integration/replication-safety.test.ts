@@ -91,7 +91,7 @@ test('finding 2: the copy keeps its owners and grants, and the post-switch check
   const { name, address, sshPort, user, hostKey } = info.hosts.megadeth;
   const checks = serviceChecksProvider(runOverSsh);
   const inputs = { host: name, address, sshPort, user, hostKey, privateKey: info.operatorPrivateKey, reason: 'test',
-    serviceIp: info.serviceIp, websitePort: 80, apolloPort: 8983, mongrelPorts: [], rsyncPorts: [], database: 'sounz',
+    serviceIp: info.serviceIp, interface: 'eth0', websitePort: 80, apolloPort: 8983, mongrelPorts: [], rsyncPorts: [], database: 'sounz',
     appRole: 'sounz_app', replicaHost: { host: name, address, sshPort, user, hostKey } };
   const database = async () => {
     const { results } = (await checks.read!('id', inputs as never)).props as { results: Record<string, string> };
@@ -188,7 +188,7 @@ test('finding 6: database, data areas and index land together or not at all', as
   expect(await out('megadeth', 'cat /data/sounz/score.pdf /var/lib/apollo/index/_0.cfs')).toBe('score-v2\nsegment-v2\n');
   expect(await sql('megadeth', 'select id from works order by id')).toBe('1\n2');
   expect(await generalLog('megadeth')).toMatch(
-    /landed together from 198\.51\.100\.11: database sounz, \/data\/sounz, \/usr\/share\/sounz, \/var\/lib\/postgresql\/dumps, \/var\/lib\/apollo\/index\n/);
+    /landed together from 198\.51\.100\.11: database sounz, \/data\/sounz, \/usr\/share\/sounz, \/var\/backups\/sounz, \/var\/lib\/apollo\/index\n/);
 });
 
 test('finding 7: a source tree holding only lost+found is empty, and a source must prove itself', async () => {
