@@ -15,6 +15,8 @@ const NORMAL: Pair = { primary: 'production', secondary: 'standby' };
 const SWITCHOVER_DATA_MIB = 32;
 /** Database sizes for the dark time of a planned switchover: it must not grow with the data. */
 const DARK_DATABASES_MB = (process.env.BENCH_DARK_MB ?? '22,600').split(',').map(Number);
+/** Which parts run (all by default): switch (no-op, preview, EMERGENCY, switchover), refusal, dark, keepalived. */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'switch,refusal,dark,keepalived').split(','));
 
 /** Asks the service IP over HTTP every 20 ms from the vantage point and keeps who answered, when. */
 class Watch {
@@ -107,75 +109,88 @@ async function benchProgram(info: sandbox.SandboxInfo, watch: Watch) {
   const engine = await sandboxStack(info, 'bench');
   try {
     await converge(engine, NORMAL, 'bench: NORMAL');
-    const noop = [];
-    const preview = [];
-    for (let i = 0; i < RUNS; i++) {
-      noop.push(await timed(() => engine.up('bench: no-op')));
-      preview.push(await timed(() => engine.preview()));
-    }
-
-    const emergency = [];
-    const emergencyPhases = [];
-    for (let i = 0; i < RUNS; i++) {
-      await sandbox.kill('slayer');
-      const { started, ended } = await operator(engine, 'emergency', 'slayer');
-      const answered = await watch.firstAnswer('megadeth', started);
-      emergency.push(answered);
-      emergencyPhases.push({ commandToAnswer: answered, commandTotal: ended - started });
-      await sandbox.revive('slayer');
-      await converge(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' }, 'bench: RECOVERY');
-      await converge(engine, NORMAL, 'bench: NORMAL');
-    }
-
-    const switchover = [];
-    const switchoverPhases = [];
-    for (let i = 0; i < RUNS; i++) {
-      // New data every run, so that each final grab moves it: a file and a thousand rows.
-      await sandbox.execOn('slayer', ['sh', '-c',
-        `head -c ${SWITCHOVER_DATA_MIB}M /dev/urandom >/data/sounz/bench-${i}.bin && ` +
-        `runuser -u postgres -- psql -qd sounz -c "create table if not exists bench (n int, t text); ` +
-        `insert into bench select g, md5(g::text) from generate_series(1, 1000) g"`]);
-      const { started, ended } = await operator(engine, 'switchover');
-      const answered = await watch.firstAnswer('megadeth', started);
-      switchover.push(answered);
-      switchoverPhases.push({ commandToAnswer: answered, commandTotal: ended - started });
-      await converge(engine, NORMAL, 'bench: NORMAL');
-    }
-    // A refused config: the (production, production) pair, through the CLI as an operator runs preview.
-    await engine.setStatuses({ primary: 'production', secondary: 'production' });
-    const refusal = [];
-    for (let i = 0; i < RUNS; i++) refusal.push(await timed(() => engine.run(['preview'], { allowFailure: true })));
-    await engine.setStatuses(NORMAL);
-
-    // The dark window of a planned switchover (the site answers read-only during the final grab) with a
-    // small and a large database: the longest time the vantage point got no answer at all.
-    const dark: Record<string, Series> = {};
-    for (const mb of DARK_DATABASES_MB) {
-      await sandbox.execOn('slayer', ['sh', '-c', 'runuser -u postgres -- psql -qd sounz -c ' +
-        `"drop table if exists bulk; create table bulk as select g, repeat(md5(g::text), 3) t from generate_series(1, ${mb * 5700}) g"`]);
-      const size = (await sandbox.execOn('slayer', ['sh', '-c',
-        `runuser -u postgres -- psql -qtAX -d sounz -c "select pg_database_size('sounz')"`])).stdout.trim();
-      const runs = [];
-      for (let i = 0; i < RUNS; i++) {
-        const started = Date.now();
-        await operator(engine, 'switchover');
-        runs.push(await watch.longestSilence('megadeth', started));
-        await converge(engine, NORMAL, 'bench: NORMAL');
-      }
-      dark[`${Math.round(Number(size) / 2 ** 20)} MiB`] = series(runs);
-    }
-    await sandbox.execOn('slayer', ['sh', '-c', 'runuser -u postgres -- psql -qd sounz -c "drop table if exists bulk"']);
     return {
-      refusal: series(refusal),
-      darkSwitchover: dark,
-      emergency: series(emergency, emergencyPhases),
-      switchover: series(switchover, switchoverPhases),
-      noopUp: series(noop),
-      preview: series(preview),
+      ...(PARTS.has('switch') ? await benchSwitches(engine, watch) : {}),
+      refusal: PARTS.has('refusal') ? await benchRefusal(engine) : undefined,
+      darkSwitchover: PARTS.has('dark') ? await benchDark(engine, watch) : undefined,
     };
   } finally {
     await engine.dispose({ destroy: false });
   }
+}
+
+async function benchSwitches(engine: Engine, watch: Watch) {
+  const noop = [];
+  const preview = [];
+  for (let i = 0; i < RUNS; i++) {
+    noop.push(await timed(() => engine.up('bench: no-op')));
+    preview.push(await timed(() => engine.preview()));
+  }
+
+  const emergency = [];
+  const emergencyPhases = [];
+  for (let i = 0; i < RUNS; i++) {
+    await sandbox.kill('slayer');
+    const { started, ended } = await operator(engine, 'emergency', 'slayer');
+    const answered = await watch.firstAnswer('megadeth', started);
+    emergency.push(answered);
+    emergencyPhases.push({ commandToAnswer: answered, commandTotal: ended - started });
+    await sandbox.revive('slayer');
+    await converge(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' }, 'bench: RECOVERY');
+    await converge(engine, NORMAL, 'bench: NORMAL');
+  }
+
+  const switchover = [];
+  const switchoverPhases = [];
+  for (let i = 0; i < RUNS; i++) {
+    // New data every run, so that each final grab moves it: a file and a thousand rows.
+    await sandbox.execOn('slayer', ['sh', '-c',
+      `head -c ${SWITCHOVER_DATA_MIB}M /dev/urandom >/data/sounz/bench-${i}.bin && ` +
+      `runuser -u postgres -- psql -qd sounz -c "create table if not exists bench (n int, t text); ` +
+      `insert into bench select g, md5(g::text) from generate_series(1, 1000) g"`]);
+    const { started, ended } = await operator(engine, 'switchover');
+    const answered = await watch.firstAnswer('megadeth', started);
+    switchover.push(answered);
+    switchoverPhases.push({ commandToAnswer: answered, commandTotal: ended - started });
+    await converge(engine, NORMAL, 'bench: NORMAL');
+  }
+  return {
+    emergency: series(emergency, emergencyPhases),
+    switchover: series(switchover, switchoverPhases),
+    noopUp: series(noop),
+    preview: series(preview),
+  };
+}
+
+/** A refused config: the (production, production) pair, through the CLI as an operator runs preview. */
+async function benchRefusal(engine: Engine): Promise<Series> {
+  await engine.setStatuses({ primary: 'production', secondary: 'production' });
+  const refusal = [];
+  for (let i = 0; i < RUNS; i++) refusal.push(await timed(() => engine.run(['preview'], { allowFailure: true })));
+  await engine.setStatuses(NORMAL);
+  return series(refusal);
+}
+
+async function benchDark(engine: Engine, watch: Watch): Promise<Record<string, Series>> {
+  // The dark window of a planned switchover (the site answers read-only during the final grab) with a
+  // small and a large database: the longest time the vantage point got no answer at all.
+  const dark: Record<string, Series> = {};
+  for (const mb of DARK_DATABASES_MB) {
+    await sandbox.execOn('slayer', ['sh', '-c', 'runuser -u postgres -- psql -qd sounz -c ' +
+      `"drop table if exists bulk; create table bulk as select g, repeat(md5(g::text), 3) t from generate_series(1, ${mb * 5700}) g"`]);
+    const size = (await sandbox.execOn('slayer', ['sh', '-c',
+      `runuser -u postgres -- psql -qtAX -d sounz -c "select pg_database_size('sounz')"`])).stdout.trim();
+    const runs = [];
+    for (let i = 0; i < RUNS; i++) {
+      const started = Date.now();
+      await operator(engine, 'switchover');
+      runs.push(await watch.longestSilence('megadeth', started));
+      await converge(engine, NORMAL, 'bench: NORMAL');
+    }
+    dark[`${Math.round(Number(size) / 2 ** 20)} MiB`] = series(runs);
+  }
+  await sandbox.execOn('slayer', ['sh', '-c', 'runuser -u postgres -- psql -qd sounz -c "drop table if exists bulk"']);
+  return dark;
 }
 
 function keepalivedConfig(self: sandbox.HostInfo, peer: sandbox.HostInfo, ip: string, master: boolean): string {
@@ -253,7 +268,7 @@ async function main(): Promise<void> {
     const program = await benchProgram(info, watch);
     // keepalived takes over the same service IP: slayer, which the program left serving, lets it go.
     await sandbox.execOn('slayer', ['ip', 'addr', 'del', `${info.serviceIp}/24`, 'dev', 'eth0']);
-    const keepalived = await benchKeepalived(info, watch);
+    const keepalived = PARTS.has('keepalived') ? await benchKeepalived(info, watch) : undefined;
     const date = new Date().toISOString();
     const results = {
       date,
@@ -264,21 +279,23 @@ async function main(): Promise<void> {
       keepalived,
     };
     mkdirSync(join(__dirname, 'results'), { recursive: true });
-    const file = join(__dirname, 'results', `${date.slice(0, 10)}.json`);
+    // A run of some parts only does not overwrite the day's full results.
+    const parts = process.env.BENCH_PARTS ? `-${[...PARTS].join('-')}` : '';
+    const file = join(__dirname, 'results', `${date.slice(0, 10)}${parts}.json`);
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-    const row = (name: string, s: Series) => `| ${name} | ${seconds(s.medianMs)} | ${seconds(s.minMs)} | ${seconds(s.maxMs)} |`;
+    const row = (name: string, s: Series | undefined) => (s ? [`| ${name} | ${seconds(s.medianMs)} | ${seconds(s.minMs)} | ${seconds(s.maxMs)} |`] : []);
     console.log([
       `Results (${RUNS} runs each, ${date.slice(0, 10)}, ${results.machine.cores} cores), written to ${file}:`,
       '',
       '| what (seconds) | median | min | max |',
       '|---|---|---|---|',
-      row('EMERGENCY, primary killed: operator command to first HTTP answer from the standby', program.emergency),
-      row(`planned switchover with final data grab (${SWITCHOVER_DATA_MIB} MiB + 1000 rows): command to first answer`, program.switchover),
-      row('no-op `pulumi up` on a converged stack', program.noopUp),
-      row('`pulumi preview` on a converged stack', program.preview),
-      row('keepalived takeover, primary killed: kill to first HTTP answer from the standby', keepalived.takeover),
-      row('a refused config: `pulumi preview` to its refusal', program.refusal),
-      ...Object.entries(program.darkSwitchover).map(([size, s]) =>
+      ...row('EMERGENCY, primary killed: operator command to first HTTP answer from the standby', program.emergency),
+      ...row(`planned switchover with final data grab (${SWITCHOVER_DATA_MIB} MiB + 1000 rows): command to first answer`, program.switchover),
+      ...row('no-op `pulumi up` on a converged stack', program.noopUp),
+      ...row('`pulumi preview` on a converged stack', program.preview),
+      ...row('keepalived takeover, primary killed: kill to first HTTP answer from the standby', keepalived?.takeover),
+      ...row('a refused config: `pulumi preview` to its refusal', program.refusal),
+      ...Object.entries(program.darkSwitchover ?? {}).flatMap(([size, s]) =>
         row(`planned switchover, database of ${size}: longest time without any answer (dark window)`, s)),
     ].join('\n'));
   } finally {
