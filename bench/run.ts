@@ -166,7 +166,10 @@ async function benchSwitches(engine: Engine, watch: Watch) {
 async function benchRefusal(engine: Engine): Promise<Series> {
   await engine.setStatuses({ primary: 'production', secondary: 'production' });
   const refusal = [];
-  for (let i = 0; i < RUNS; i++) refusal.push(await timed(() => engine.run(['preview'], { allowFailure: true })));
+  for (let i = 0; i < RUNS; i++) {
+    refusal.push(await timed(() => engine.run(['preview'], { allowFailure: true })));
+    console.log(`refusal, run ${i + 1}: ${refusal[i]} ms`);
+  }
   await engine.setStatuses(NORMAL);
   return series(refusal);
 }
@@ -185,6 +188,7 @@ async function benchDark(engine: Engine, watch: Watch): Promise<Record<string, S
       const started = Date.now();
       await operator(engine, 'switchover');
       runs.push(await watch.longestSilence('megadeth', started));
+      console.log(`dark window, database of ${size} bytes, run ${i + 1}: ${runs[i]} ms (switch took ${Date.now() - started} ms)`);
       await converge(engine, NORMAL, 'bench: NORMAL');
     }
     dark[`${Math.round(Number(size) / 2 ** 20)} MiB`] = series(runs);
