@@ -32,6 +32,8 @@ export = async () => {
     serving: name(plan.to),
     standby: next[partner] === 'down' ? null : name(partner),
     untouched: plan.untouched.map(name),
+    // The operator's fencing command, per host it ran for in this switch (sounz:fenceCommand).
+    fencing: pair.fencing,
     steps: plan.steps.map(describeStep),
     dataGrab: pair.dataGrab?.outcome ?? plan.grabSkipped ?? null,
     checks: pair.checks.results,

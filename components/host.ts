@@ -1,11 +1,14 @@
-// One SOUNZ machine converged to its role: the status file, the replication cron file and the two
-// rsync daemons, each a custom resource over SSH. The service IP is the pair's concern (pair.ts).
+// One SOUNZ machine converged to its role: the status file, the replication cron file, the two
+// rsync daemons and the split-brain guard, each a custom resource over SSH. The service IP is the
+// pair's concern (pair.ts).
 import * as pulumi from '@pulumi/pulumi';
 import { HostConfig, rsyncModuleName, StackConfig } from '../model/config';
+import { GENERATION_DIR } from '../model/generation';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
 import { ReplicationCron } from '../providers/replicationCron';
 import { ReplicationSettings } from '../providers/replicationScript';
 import { RsyncDaemon } from '../providers/rsyncDaemon';
+import { GENERATION_MODULE, ServiceGuard } from '../providers/serviceGuard';
 import type { SshTarget } from '../providers/ssh';
 import { StatusFile } from '../providers/statusFile';
 
@@ -74,7 +77,9 @@ export class SounzHost extends pulumi.ComponentResource {
 
     const daemons: Record<DaemonName, { port: number; modules: Record<string, string> }> = {
       apollo: { port: config.ports.apolloRsync, modules: { index: config.replication.indexDir } },
-      sounz: { port: config.ports.sounzRsync, modules: sounzModules(config.replication) },
+      // The SOUNZ daemon also publishes this host's generations, read-only, to the peer's guard: both
+      // holders of a split brain think they serve, so both run it (not part of the replication).
+      sounz: { port: config.ports.sounzRsync, modules: { ...sounzModules(config.replication), [GENERATION_MODULE]: GENERATION_DIR } },
     };
     for (const [daemon, { port, modules }] of Object.entries(daemons) as [DaemonName, typeof daemons.apollo][]) {
       new RsyncDaemon(`${name}-rsyncd-${daemon}`, {
@@ -86,6 +91,18 @@ export class SounzHost extends pulumi.ComponentResource {
         running: role.rsyncDaemons.includes(daemon),
       }, child);
     }
+
+    // The guard runs where the role serves: a host that serves and finds a newer server answering
+    // for the service IP lets it go (providers/serviceGuard.ts).
+    new ServiceGuard(`${name}-guard`, {
+      ...host,
+      running: role.servesApplication,
+      ip: config.serviceIp,
+      prefixLength: config.servicePrefixLength,
+      interface: config.serviceInterface,
+      peer: peer.address,
+      peerPort: config.ports.sounzRsync,
+    }, child);
     this.registerOutputs({});
   }
 }

@@ -10,6 +10,7 @@ import { Pair, pairText } from '../model/pairs';
 import { UpPlan } from '../model/situation';
 import { Host, otherHost } from '../model/statuses';
 import { DataGrab } from '../providers/dataGrab';
+import { Fence, fenceArgv } from '../providers/fence';
 import { ServiceAddress } from '../providers/serviceAddress';
 import { ReplicationScript } from '../providers/replicationScript';
 import { ServiceChecks } from '../providers/serviceChecks';
@@ -26,6 +27,8 @@ export interface SounzPairArgs {
 export class SounzPair extends pulumi.ComponentResource {
   readonly dataGrab: DataGrab | undefined;
   readonly checks: ServiceChecks;
+  /** Per host fenced in this up: the command, its exit code and output (sounz:fenceCommand). */
+  readonly fencing: pulumi.Output<Record<string, { command: string[]; exitCode: number; output: string }>>;
 
   constructor(name: string, args: SounzPairArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Pair', name, {}, opts);
@@ -68,8 +71,16 @@ export class SounzPair extends pulumi.ComponentResource {
       drift: plan.drift[host] ?? [],
       rollback: host === server && plan.rollbackTo ? hostArgs(config[plan.rollbackTo], privateKey).connection : null,
     }, { ...keep, dependsOn });
+    // A host declared down that did not answer may still hold the service IP behind a partition: the
+    // operator's fencing command (if declared) runs for it first, and a failure stops the claim.
+    const fences = config.fenceCommand ? plan.untouched.map((h) => new Fence(`${config[h].name}-fence`, {
+      host: config[h].name, argv: fenceArgv(config.fenceCommand!, config[h].name), generation,
+    }, { parent: this })) : [];
+    this.fencing = pulumi.all(fences.map((f) => pulumi.all([f.argv, f.exitCode, f.output])))
+      .apply((outcomes) => Object.fromEntries(outcomes.map(([command, exitCode, output], i) =>
+        [config[plan.untouched[i]].name, { command, exitCode, output }])));
     const released = contacted(partner) ? [serviceAddress(partner, grabbed)] : [];
-    const claimed = serviceAddress(server, [...released, ...grabbed, scripts[server]]);
+    const claimed = serviceAddress(server, [...released, ...grabbed, scripts[server], ...fences]);
 
     const host = (h: Host, after: pulumi.Resource[]) => new SounzHost(config[h].name, {
       machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], generation, after,

@@ -85,6 +85,23 @@ export const stackConfigSchema = z
     servicePrefixLength: prefixLength.default(DEFAULTS.servicePrefixLength),
     serviceInterface: interfaceName.default(DEFAULTS.serviceInterface),
     serviceLabel: interfaceLabel.optional(),
+    /**
+     * The operator's fencing command (for example an IPMI power-off), run on the operator's machine
+     * for a host declared down that does not answer, before the other host claims the service IP: an
+     * argv, never read by a shell of ours; `{host}` in an element becomes the host's name.
+     */
+    fenceCommand: z
+      .array(
+        z.string({ invalid_type_error: 'a plain string' })
+          .min(1, 'a plain string of 1 to 4096 characters, without control characters')
+          .max(4096, 'a plain string of 1 to 4096 characters, without control characters')
+          // eslint-disable-next-line no-control-regex
+          .regex(/^[^\x00-\x1f\x7f]*$/, 'a plain string of 1 to 4096 characters, without control characters'),
+        { invalid_type_error: 'a list of 1 to 64 strings: the command and its arguments, e.g. ["ipmitool", "-H", "{host}-ipmi", "chassis", "power", "off"]' },
+      )
+      .min(1, 'a list of 1 to 64 strings: the command and its arguments')
+      .max(64, 'a list of 1 to 64 strings: the command and its arguments')
+      .optional(),
     ports: section(
       z
         .object(
@@ -148,6 +165,7 @@ const EXAMPLE = {
   servicePrefixLength: DEFAULTS.servicePrefixLength,
   serviceInterface: DEFAULTS.serviceInterface,
   serviceLabel: `${DEFAULTS.serviceInterface}:1`,
+  fenceCommand: ['ipmitool', '-H', '{host}-ipmi', 'chassis', 'power', 'off'],
   ports: DEFAULTS.ports,
   replication: { ...DEFAULTS.replication, appRole: 'sounz_app' },
 };
@@ -362,6 +380,9 @@ function folderProblems(c: StackConfig, quote: Quote): ConfigProblem[] {
     const module = rsyncModuleName(folder);
     const name = rsyncModule.safeParse(module);
     if (!name.success) return complain(`would be served as the rsync module "${module}": expected ${name.error.issues[0].message}`);
+    if (module === 'generation') {
+      return complain('would be served as the rsync module "generation", which publishes the host\'s switch generations to its peer\'s guard');
+    }
     const owner = moduleOwner.get(module);
     if (owner) return complain(`served under the same rsync module name "${module}" as ${keyOf(owner)}`);
     moduleOwner.set(module, path);
