@@ -54,9 +54,16 @@ $(tail -n 3 "$src/pin-error.log")"
   rm -rf "$bin" && mv "$bin.tmp" "$bin" && rm -rf "$src"
 }
 
+built() { [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] && [ -x "$bin/pulumi-resource-pulumi-nodejs" ]; }
 if ! on_path_at_pin; then
-  [ -x "$bin/pulumi" ] && [ -x "$bin/pulumi-language-nodejs" ] && [ -x "$bin/pulumi-resource-pulumi-nodejs" ] ||
-    build
+  if ! built; then
+    # Two set-ups on one machine (a test run and a demo) share the cache: one builds, the other waits for it.
+    mkdir -p "$cache/toolchain"
+    exec 8>"$cache/toolchain/.build.lock"
+    flock 8
+    built || build
+    exec 8>&-
+  fi
   export PATH="$bin:$PATH"
 fi
 # The dynamic-provider plugin (bundled with the CLI upstream) is our launcher of @pulumi/pulumi's
