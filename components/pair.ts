@@ -72,8 +72,10 @@ export class SounzPair extends pulumi.ComponentResource {
       rollback: host === server && plan.rollbackTo ? hostArgs(config[plan.rollbackTo], privateKey).connection : null,
     }, { ...keep, dependsOn });
     // A host declared down that did not answer may still hold the service IP behind a partition: the
-    // operator's fencing command (if declared) runs for it first, and a failure stops the claim.
-    const fences = config.fenceCommand ? plan.untouched.map((h) => new Fence(`${config[h].name}-fence`, {
+    // operator's fencing command (if declared) runs for it before this up's claim, and a failure stops
+    // the claim. Only an up that claims fences: a later up while the host stays dead runs nothing.
+    const claims = plan.steps.some((step) => step.kind === 'promote');
+    const fences = config.fenceCommand && claims ? plan.untouched.map((h) => new Fence(`${config[h].name}-fence`, {
       host: config[h].name, argv: fenceArgv(config.fenceCommand!, config[h].name), generation,
     }, { parent: this })) : [];
     this.fencing = pulumi.all(fences.map((f) => pulumi.all([f.argv, f.exitCode, f.output])))

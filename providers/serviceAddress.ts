@@ -11,7 +11,7 @@ import {
   checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf,
 } from './contract';
 import { REPLICATE_COMMAND } from './replicationScript';
-import { Runner, runOverSsh, script, SshTarget } from './ssh';
+import { ARPING_SENDER_MAC, Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export interface ServiceAddressInputs extends ConnectionInputs {
   ip: string;
@@ -52,7 +52,7 @@ timeout 0.5 arping -q -D -c 1 -w 1 -I "$dev" "$ip" || dad=$?
 case $dad in
   0|124) ;;
   1)
-    owner=$(arping -c 1 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | head -n 1)
+    owner=$(arping -c 1 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n '${ARPING_SENDER_MAC}' | head -n 1)
     echo "$ip is still answered for by \${owner:-another machine} on $dev: someone else holds the service IP" >&2
     exit ${ADDRESS_IN_USE} ;;
   *)

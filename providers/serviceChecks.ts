@@ -5,7 +5,7 @@
 // exist. A failed check fails the `up` with the check's name and what it saw.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, connectionShape, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
-import { Runner, runOverSsh, script } from './ssh';
+import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
 export interface ServiceChecksInputs extends ConnectionInputs {
   /** The pair these checks follow: a new pair runs them again (and `refresh` always does). */
@@ -47,7 +47,7 @@ const CHECKS = `cd / && ip=$1 db=$2 apollo=$3 mongrels=$4 rsyncs=$5 role=$6 dev=
 listens() { ss -Hltn "sport = :$1" | grep -q .; }
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo "service IP on this host|ok"; else echo "service IP on this host|$ip is not configured here"; fi
 # Duplicate-address detection from the holder: any answer comes from another machine holding the address too.
-others=$(arping -D -c 2 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | sort -u | tr '\\n' ' ')
+others=$(arping -D -c 2 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n '${ARPING_SENDER_MAC}' | sort -u | tr '\\n' ' ')
 if [ -z "$others" ]; then echo "no other machine answers for the service IP|ok"
 else echo "no other machine answers for the service IP|$ip is also answered for by $others(two holders)"; fi
 if listens "$apollo"; then echo "Apollo listens on $apollo|ok"; else echo "Apollo listens on $apollo|nothing listens on port $apollo"; fi

@@ -4,8 +4,8 @@
 // IP asks the LAN whether another machine answers for it (duplicate-address probe, as the claim does).
 // If the peer answers, it fetches the peer's `served` generation from the peer's SOUNZ rsync daemon
 // (the read-only module `generation`). The host that began to serve earlier (the smaller `served`)
-// lets the service IP go, records its status as `down`, removes its replication cron file, stops its
-// rsync daemons, and logs why; the newer one never yields, and re-announces itself. When the peer's
+// lets the service IP go, records its status as `down`, removes its replication cron file, freezes its
+// database read-only, stops its rsync daemons, and logs why; the newer one never yields, and re-announces itself. When the peer's
 // generation cannot be learned, the generations are equal, or the machine that answers is not the
 // peer, it only logs: a guard never darkens the site on its own.
 //
@@ -17,7 +17,8 @@
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
-import { Runner, runOverSsh, script } from './ssh';
+import { REPLICATE_COMMAND } from './replicationScript';
+import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
 export interface ServiceGuardInputs extends ConnectionInputs {
   /** True on a host whose role serves; elsewhere the guard is stopped and removed. */
@@ -95,7 +96,7 @@ guard() {
       continue
     fi
     dup=yes
-    mac=$(printf '%s\\n' "$out" | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | head -n 1 | tr 'A-F' 'a-f')
+    mac=$(printf '%s\\n' "$out" | sed -n '${ARPING_SENDER_MAC}' | head -n 1 | tr 'A-F' 'a-f')
     mine=$(number "$gen/served") || mine=0
     rm -f "$peerfile"
     why=$(timeout 3 rsync --contimeout=1 --timeout=2 "rsync://$peer:$port/${GENERATION_MODULE}/served" "$peerfile" 2>&1)
@@ -116,6 +117,9 @@ guard() {
         printf 'down\\n' >/etc/sounz/sounz.status.guard && mv -f /etc/sounz/sounz.status.guard /etc/sounz/sounz.status
         note "sounz.status $old -> down (sounz-guard: $peer serves generation $theirs; the next pulumi up plans from the hosts' records)"
         if [ -e /etc/cron.d/sounz-replication ]; then rm -f /etc/cron.d/sounz-replication; note "removed /etc/cron.d/sounz-replication: a stale server dumps nothing"; fi
+        # Clients that still reach it (cached ARP, its base address) must not write where nobody will look.
+        if timeout 10 ${REPLICATE_COMMAND} freeze >/dev/null 2>&1; then note "froze the database: a stale server takes no writes"
+        else note "could not freeze the database (see the sounz-replicate lines above)"; fi
         for d in apollo sounz; do
           p=$(cat "/run/sounz/rsyncd-$d.pid" 2>/dev/null) || continue
           if [ -n "$p" ] && kill "$p" 2>/dev/null; then note "stopped the $d rsync daemon: a stale server serves no data"; fi

@@ -43,6 +43,12 @@ export const COMMAND_TIMEOUT_MS = 60_000;
 /** A healthy host on the LAN logs in within a few hundred milliseconds; a dead one must not hold up an EMERGENCY. */
 export const PROBE_TIMEOUT_MS = 1_000;
 
+/**
+ * A sed expression printing the sender's MAC of each line arping prints: the first address in
+ * brackets (an announcement, an ARP request, also names its target, ff:ff:ff:ff:ff:ff, after it).
+ */
+export const ARPING_SENDER_MAC = 's/^[^[]*\\[\\([^]]*\\)\\].*/\\1/p';
+
 export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,6 +1,7 @@
 // Seeded chaos through the real engine on the sandbox: 20 generated sequences of switches, faults and
 // client writes (the same generator as the property test), with the invariants checked on the hosts
-// themselves after every up: `ip addr` on both, ARP from the vantage point, rows in PostgreSQL.
+// themselves after every up: `ip addr` on both, ARP from the vantage point, rows in PostgreSQL; after
+// every fault, the split-brain guards' invariant (issue 13), with no up in between.
 // Replay a run with SOUNZ_CHAOS_SEED=<the seed in the test's name>.
 import * as fc from 'fast-check';
 import * as sandbox from '../../sandbox';
@@ -48,6 +49,41 @@ async function fault(action: Extract<Action, { kind: 'fault' }>): Promise<void> 
   }
 }
 
+const served = async (host: sandbox.HostName) => Number(await sh(host, 'cat /etc/sounz/generation/served 2>/dev/null || echo 0'));
+
+/**
+ * The guard's invariant after a fault, with no up: the host that began to serve last (the larger
+ * `served`) never loses the service IP to a guard, and once both hosts see each other a second
+ * holder lets go within 10 s, leaving the vantage point one MAC.
+ */
+async function checkGuards(where: string, heldBefore: sandbox.HostName[], violations: string[]): Promise<void> {
+  const state = sandbox.recordedState()?.hosts ?? {};
+  const live = sandbox.hostnames.filter((h) => state[h]?.alive);
+  if (live.length === 0) return;
+  const generations = await Promise.all(live.map(served));
+  const newest = Math.max(...generations);
+  const rightful = live.filter((_, i) => generations[i] === newest);
+  const connected = live.length === 2 && live.every((h) => !state[h]?.partitioned);
+  let held = await holders();
+  if (connected && held.length > 1) {
+    const since = Date.now();
+    while (held.length > 1 && Date.now() - since < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      held = await holders();
+    }
+    if (held.length > 1) violations.push(`${where}: both hosts still hold the service IP 10 s after they could see each other`);
+    else if (held.length === 1 && rightful.length === 1) {
+      const arp = await sandbox.arpFromVantage(info.serviceIp);
+      if (arp.join() !== info.hosts[held[0]].mac.toLowerCase()) violations.push(`${where}: the vantage point sees [${arp}] for the service IP, not ${held[0]}`);
+    }
+  }
+  for (const h of rightful) {
+    if (rightful.length === 1 && heldBefore.includes(h) && !held.includes(h)) {
+      violations.push(`${where}: ${h} began to serve last (generation ${newest}) and lost the service IP without an up`);
+    }
+  }
+}
+
 /** A client writes a numbered row through the one host that answers for the service IP, if exactly one does. */
 async function write(): Promise<void> {
   const held = await holders();
@@ -74,7 +110,11 @@ test(`${SEQUENCES} seeded sequences of switches and faults keep the invariants o
     for (const action of actions) {
       trail.push(`${n}: ${describeAction(action)}`);
       if (action.kind === 'write') await write();
-      if (action.kind === 'fault') await fault(action);
+      if (action.kind === 'fault') {
+        const heldBefore = await holders();
+        await fault(action);
+        await checkGuards(`seed ${seed}, after ${trail.join(' -> ')}`, heldBefore, violations);
+      }
       if (action.kind !== 'up') continue;
       const before = await holders();
       const server = checkPair(action.pair.primary, action.pair.secondary).ok ? NAMES[servingHost(action.pair)] : undefined;

@@ -3,10 +3,11 @@
 // the service IP claimed by two hosts at once.
 import { ChildProcess, spawn } from 'child_process';
 import { VANTAGE } from '../../sandbox';
+import { ARPING_SENDER_MAC } from '../../providers/ssh';
 
 // -c 2 -w 1: one request, then wait a second for up to two replies, so a second holder is seen.
 const LOOP = `while :; do
-  macs=$(arping -c 2 -w 1 -I eth0 "$1" 2>/dev/null | sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' | sort -u | tr '\\n' ' ')
+  macs=$(arping -c 2 -w 1 -I eth0 "$1" 2>/dev/null | sed -n '${ARPING_SENDER_MAC}' | sort -u | tr '\\n' ' ')
   echo "sample $(date +%s.%N) $macs"
 done`;
 
