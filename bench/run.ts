@@ -9,14 +9,20 @@ import * as sandbox from '../sandbox';
 import { Pair } from '../model/pairs';
 import { Engine } from '../ops/engine';
 import { sandboxStack } from '../ops/sandboxStack';
+import { GUARD_COMMAND, GUARD_CRON_FILE } from '../providers/serviceGuard';
+import { secondsWithTwoHolders, VantagePoller } from '../sandbox/vantagePoller';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const NORMAL: Pair = { primary: 'production', secondary: 'standby' };
 const SWITCHOVER_DATA_MIB = 32;
 /** Database sizes for the dark time of a planned switchover: it must not grow with the data. */
 const DARK_DATABASES_MB = (process.env.BENCH_DARK_MB ?? '22,600').split(',').map(Number);
-/** Which parts run (all by default): switch (no-op, preview, EMERGENCY, switchover), refusal, dark, keepalived. */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'switch,refusal,dark,keepalived').split(','));
+/**
+ * Which parts run (all by default): switch (no-op, preview, EMERGENCY, switchover), refusal, dark,
+ * partition (the guards after a partition heals), keepalived (its takeover, and its partition).
+ */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'switch,refusal,dark,partition,keepalived').split(','));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Asks the service IP over HTTP every 20 ms from the vantage point and keeps who answered, when. */
 class Watch {
@@ -113,6 +119,7 @@ async function benchProgram(info: sandbox.SandboxInfo, watch: Watch) {
       ...(PARTS.has('switch') ? await benchSwitches(engine, watch) : {}),
       refusal: PARTS.has('refusal') ? await benchRefusal(engine) : undefined,
       darkSwitchover: PARTS.has('dark') ? await benchDark(engine, watch) : undefined,
+      partition: PARTS.has('partition') ? await benchPartition(info, engine) : undefined,
     };
   } finally {
     await engine.dispose({ destroy: false });
@@ -197,6 +204,50 @@ async function benchDark(engine: Engine, watch: Watch): Promise<Record<string, S
   return dark;
 }
 
+/** Milliseconds from `since` until exactly one host holds the service IP (`ip addr` on both, every 100 ms). */
+async function untilOneHolder(info: sandbox.SandboxInfo, since: number, limitMs = 60_000): Promise<number> {
+  for (;;) {
+    const held = await Promise.all(sandbox.hostnames.map((h) => holds(h, info.serviceIp)));
+    if (held.filter(Boolean).length === 1) return Date.now() - since;
+    if (Date.now() - since > limitMs) throw new Error(`two hosts or none held ${info.serviceIp} for ${limitMs / 1000} s`);
+    await sleep(100);
+  }
+}
+
+/**
+ * The split brain of a partition and what ends it: slayer cut off while it holds the service IP, a
+ * takeover by megadeth (`partitioned`), then the heal. Returns, per run, the time from the heal to one
+ * holder and the time the vantage point saw two MACs (samples with two, each from the one before).
+ */
+async function partitionRuns(info: sandbox.SandboxInfo, takeOver: () => Promise<void>, restore: () => Promise<void>) {
+  const toOneHolder = [];
+  const twoMacs = [];
+  for (let i = 0; i < RUNS; i++) {
+    await sandbox.partition('slayer');
+    await takeOver();
+    const poller = new VantagePoller(info.serviceIp);
+    await sleep(1500);
+    const healed = Date.now();
+    await sandbox.heal('slayer');
+    toOneHolder.push(await untilOneHolder(info, healed));
+    await sleep(3000);
+    twoMacs.push(Math.round(secondsWithTwoHolders(await poller.stopTimed()) * 1000));
+    console.log(`partition healed, run ${i + 1}: one holder after ${toOneHolder[i]} ms; two MACs answered for ${twoMacs[i]} ms`);
+    await restore();
+  }
+  return { toOneHolder: series(toOneHolder), twoMacs: series(twoMacs) };
+}
+
+/** The program's guards: EMERGENCY while slayer is cut off, then no up at all until one holder is left. */
+function benchPartition(info: sandbox.SandboxInfo, engine: Engine) {
+  return partitionRuns(info,
+    () => converge(engine, { primary: 'down', secondary: 'production_alone' }, 'bench: EMERGENCY, slayer cut off'),
+    async () => {
+      await converge(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' }, 'bench: RECOVERY');
+      await converge(engine, NORMAL, 'bench: NORMAL');
+    });
+}
+
 function keepalivedConfig(self: sandbox.HostInfo, peer: sandbox.HostInfo, ip: string, master: boolean): string {
   // Unicast VRRP between the two base addresses: no packet leaves the sandbox's subnet.
   return `global_defs {
@@ -251,13 +302,25 @@ async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch) {
       await sandbox.revive('slayer');
       await startKeepalived(info, 'slayer');
     }
+    await settled(info);
+    // Cut off, slayer stays master; megadeth takes over when slayer's adverts stop (3 x advert_int
+    // and a skew); healed, megadeth hears the higher priority again and drops back to backup.
+    const partition = PARTS.has('partition') ? await partitionRuns(info,
+      async () => {
+        const cut = Date.now();
+        while (!(await holds('megadeth', info.serviceIp))) {
+          if (Date.now() - cut > 30_000) throw new Error('keepalived on megadeth did not take over from the cut-off slayer');
+          await sleep(100);
+        }
+      },
+      () => settled(info)) : undefined;
+    return { takeover: series(takeover), partition };
   } finally {
     for (const host of sandbox.hostnames) {
       await sandbox.execOn(host, ['sh', '-c', 'kill "$(cat /run/keepalived.pid)" 2>/dev/null; rm -f /etc/sounz/keepalived.conf'])
         .catch(() => undefined);
     }
   }
-  return { takeover: series(takeover) };
 }
 
 function seconds(ms: number): string {
@@ -270,8 +333,9 @@ async function main(): Promise<void> {
   const watch = new Watch(info.serviceIp);
   try {
     const program = await benchProgram(info, watch);
-    // keepalived takes over the same service IP: slayer, which the program left serving, lets it go.
-    await sandbox.execOn('slayer', ['ip', 'addr', 'del', `${info.serviceIp}/24`, 'dev', 'eth0']);
+    // keepalived takes over the same service IP: slayer, which the program left serving, lets it go,
+    // and the program's guard (which would answer keepalived's split brains) stops for good.
+    await sandbox.execOn('slayer', ['sh', '-c', `rm -f ${GUARD_CRON_FILE}; ${GUARD_COMMAND} stop; ip addr del ${info.serviceIp}/24 dev eth0`]);
     const keepalived = PARTS.has('keepalived') ? await benchKeepalived(info, watch) : undefined;
     const date = new Date().toISOString();
     const results = {
@@ -301,6 +365,10 @@ async function main(): Promise<void> {
       ...row('a refused config: `pulumi preview` to its refusal', program.refusal),
       ...Object.entries(program.darkSwitchover ?? {}).flatMap(([size, s]) =>
         row(`planned switchover, database of ${size}: longest time without any answer (dark window)`, s)),
+      ...row('partition healed, guards: heal to one holder of the service IP (`ip addr` on both)', program.partition?.toOneHolder),
+      ...row('partition healed, guards: two MACs answered ARP at the vantage point', program.partition?.twoMacs),
+      ...row('partition healed, keepalived: heal to one holder', keepalived?.partition?.toOneHolder),
+      ...row('partition healed, keepalived: two MACs answered ARP at the vantage point', keepalived?.partition?.twoMacs),
     ].join('\n'));
   } finally {
     watch.stop();

@@ -8,7 +8,7 @@ import * as sandbox from '../../sandbox';
 import { Engine, PulumiError } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
-import { VantagePoller } from './vantagePoller';
+import { VantagePoller } from '../../sandbox/vantagePoller';
 
 jest.setTimeout(600_000);
 

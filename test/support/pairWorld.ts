@@ -1,7 +1,8 @@
 // A pure model of the two hosts, the LAN and the stack, driven by the real planner (model/situation.ts)
 // and executing its steps in the order components/pair.ts declares them, with the providers' own rules
-// (duplicate-address detection, rollback, the copy's generation check). Faults and client writes come
-// from generated sequences; `violations` collects every broken invariant.
+// (duplicate-address detection, rollback, the copy's generation check), and the split-brain guards
+// between ups. Faults and client writes come from generated sequences; `violations` collects every
+// broken invariant.
 import { GenerationRecord, NO_RECORD, mayCopy } from '../../model/generation';
 import { NORMAL, Pair, checkPair, pairText } from '../../model/pairs';
 import { HostFacts, LastApplied, UpPlan, planUp } from '../../model/situation';
@@ -40,6 +41,8 @@ export class PairWorld {
   private lineages = 0;
   /** A fault (a heal, a host booting with the address) put the address on a second host; an up must repair it. */
   private duplicateByFault = false;
+  /** Ground truth, kept by the world: the host whose claim of the service IP came last (in any up). */
+  private lastClaimBy: Host | undefined;
 
   constructor() {
     const fresh = (status: Status, holds: boolean): ModelHost => ({
@@ -110,7 +113,29 @@ export class PairWorld {
         break;
     }
     if (this.holdersOnLan().length > 1) this.duplicateByFault = true;
+    this.guards();
     return undefined;
+  }
+
+  /**
+   * The split-brain guards (providers/serviceGuard.ts), which run on their own between ups: a host
+   * whose status serves, holding the service IP, that sees its peer answer for it too and learns from
+   * the peer's rsync daemon (run by a serving status) that the peer began to serve later, lets the
+   * service IP go, writes its status `down` and freezes its database. Nothing else ever yields.
+   */
+  private guards(): void {
+    const serves = (host: ModelHost) => host.status !== undefined && roleOf(host.status).servesApplication;
+    const onLan = this.holdersOnLan();
+    for (const h of onLan) {
+      const [host, peer] = [this.hosts[h], this.hosts[otherHost(h)]];
+      if (!onLan.includes(otherHost(h)) || !serves(host) || !serves(peer) || peer.record.served <= host.record.served) continue;
+      // The host that claimed last carries the operator's newest decision: no guard may take the IP from it.
+      if (this.lastClaimBy === h) this.violations.push(`a guard took the service IP from the ${h}, which claimed it last`);
+      host.holdsServiceIp = false;
+      host.status = 'down';
+      host.readOnly = true;
+      this.log.push(`guard: the ${h} (served ${host.record.served}) yielded to its peer (served ${peer.record.served})`);
+    }
   }
 
   /** A client write reaches the holder of the service IP, if exactly one answers and it takes writes. */
@@ -149,6 +174,7 @@ export class PairWorld {
     host.holdsServiceIp = true;
     host.record = { ...host.record, served: generation, data: generation };
     host.lineage = ++this.lineages;
+    this.lastClaimBy = h;
   }
 
   up(next: Pair, interruptAfter?: number): UpOutcome {
@@ -163,6 +189,7 @@ export class PairWorld {
     }
     const outcome = this.execute(plan, next, interruptAfter);
     this.checkAfterUp(plan, next, outcome, holdersBefore);
+    this.guards();
     return { ...outcome, plan };
   }
 

@@ -2,8 +2,8 @@
 // one ARP request, and the set of MAC addresses that answered it. Two MACs in one sample would be
 // the service IP claimed by two hosts at once.
 import { ChildProcess, spawn } from 'child_process';
-import { VANTAGE } from '../../sandbox';
-import { ARPING_SENDER_MAC } from '../../providers/ssh';
+import { VANTAGE } from '.';
+import { ARPING_SENDER_MAC } from '../providers/ssh';
 
 // -c 2 -w 1: one request, then wait a second for up to two replies, so a second holder is seen.
 const LOOP = `while :; do
