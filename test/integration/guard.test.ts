@@ -140,8 +140,9 @@ test('a guard that cannot learn its peer\'s generation keeps the service IP and 
   expect(await guardLog('slayer')).toMatch(/also answers for 198\.51\.100\.100, but the generation of 198\.51\.100\.12 cannot be learned \(.*\): keeping 198\.51\.100\.100/);
   expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('production');
   // Once megadeth publishes its generation again, slayer learns that it is stale and lets go.
-  // (rsync --daemon will not start while the killed daemon's pidfile is there.)
-  await sh('megadeth', 'rm -f /run/sounz/rsyncd-sounz.pid; rsync --daemon --config=/etc/sounz/rsyncd-sounz.conf');
+  // (rsync --daemon will not start while the killed daemon's pidfile is there, and serves its stdin
+  // as inetd's connection unless stdin is something else.)
+  await sh('megadeth', 'rm -f /run/sounz/rsyncd-sounz.pid; rsync --daemon --config=/etc/sounz/rsyncd-sounz.conf </dev/null >/dev/null 2>&1');
   const restarted = Date.now();
   expect(await waitForOneHolder(restarted)).toBeLessThan(10);
   expect(await holders()).toEqual(['megadeth']);
