@@ -3,6 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { ConfigError, describeStep, Host, otherHost, planUp } from './model';
 import { SounzPair } from './components/pair';
+import { operatorOf } from './components/operator';
 import { observeHosts } from './components/preflight';
 import { lastApplied, readStackConfig, refuse } from './components/stack';
 import { closeConnections } from './providers/ssh';
@@ -42,5 +43,7 @@ export = async () => {
     lastReplication: pair.checks.lastReplication,
     // Each host's generations once this up succeeded: the next plan's fallback for a host that does not answer.
     records: plan.recordsAfter,
+    // Who ran this up (OS user, SSH key): the backend records no user, and a plain `pulumi up` no operator.
+    operator: operatorOf(config.sshPrivateKey),
   };
 };

@@ -7,6 +7,7 @@ import { Pair } from '../model/pairs';
 import { HostFacts, NEEDED_COMMANDS, Observation } from '../model/situation';
 import { HOSTS, Host, STATUSES, Status } from '../model/statuses';
 import { REPLICATE_COMMAND } from '../providers/replicationScript';
+import { STAMP } from '../providers/serviceChecks';
 import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script } from '../providers/ssh';
 import { sshTarget } from './host';
 
@@ -17,6 +18,8 @@ echo "status=$(cat /etc/sounz/sounz.status 2>/dev/null)"
 for k in switch served data; do echo "$k=$(cat "$gen/$k" 2>/dev/null || echo 0)"; done
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo held=yes; else echo held=no; fi
 echo "addresses=$(ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{ print $4 }' | tr '\\n' ' ')"
+echo "mac=$(ip -o link show dev "$dev" 2>/dev/null | sed -n 's|.*link/ether \\([0-9a-f:]*\\).*|\\1|p')"
+echo "lastcopy=$(${STAMP})"
 missing=''
 for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 echo "missing=$missing"
@@ -47,6 +50,8 @@ export function parseFacts(stdout: string): HostFacts {
     replicationRunning: value.replication === 'running',
     databaseBytes: /^\d+$/.test(value.database ?? '') ? Number(value.database) : undefined,
     freeBytes: count('free'),
+    mac: value.mac || undefined,
+    lastReplication: value.lastcopy || undefined,
   };
 }
 

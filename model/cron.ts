@@ -22,6 +22,11 @@ export function nextRun(schedule: string, from: Date = new Date()): Date | undef
   return cron(schedule).nextRun(from) ?? undefined;
 }
 
+/** The last run at or before `before`, in the time zone of this process; undefined if none in the schedule's past. */
+export function previousRun(schedule: string, before: Date): Date | undefined {
+  return cron(schedule).previousRuns(1, before)[0];
+}
+
 /**
  * A year in which the schedule does not fire, or undefined if it fires in every year. Judged over the
  * calendar's whole 28-year cycle from this year on, so the answer does not depend on the day it is

@@ -26,6 +26,10 @@ export interface HostFacts {
   databaseBytes: number | undefined;
   /** Free bytes where the dumps go. */
   freeBytes: number;
+  /** The service interface's MAC (`npm run status` names who answers ARP by it). */
+  mac?: string;
+  /** The host's stamp of the last copy it received, "<dump time> <source>" or "never". */
+  lastReplication?: string;
 }
 
 export type Observation = { reachable: true; facts: HostFacts } | { reachable: false; error: string };

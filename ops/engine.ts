@@ -13,11 +13,19 @@ export interface EngineResult {
   stderr: string;
 }
 
+/** One entry of `pulumi stack history --json`, newest first. */
 export interface HistoryEntry {
   kind: string;
   result: string;
   message: string;
+  /** 0 on the file and PostgreSQL backends, which number no update. */
   version: number;
+  startTime: string;
+  endTime?: string;
+  /** The stack config the update ran with (secrets as "[secret]"). */
+  config?: Record<string, { value?: string; secret: boolean }>;
+  /** What the CLI recorded of its environment: git HEAD and its author, the names of PULUMI_* variables, flags. */
+  environment?: Record<string, string>;
 }
 
 /** The folder of the program itself (Pulumi.yaml), for its stacks: sandbox, operator or bench. */
@@ -35,6 +43,8 @@ export interface EngineOptions {
   stack: string;
   /** file:// backend folder; a fresh temporary one when omitted (and removed by dispose). */
   backendDir?: string;
+  /** Any other backend (`postgres://...`), instead of a folder; dispose leaves it. */
+  backendUrl?: string;
   /** Passphrase of the stack's secrets; a random one when omitted. Never written to the repo. */
   passphrase?: string;
   /** Use the backend and passphrase of the environment (an operator's own stack) instead. */
@@ -60,14 +70,14 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.projectDir = options.projectDir;
     this.stack = options.stack;
-    this.ownsBackend = !options.ambient && options.backendDir === undefined;
+    this.ownsBackend = !options.ambient && options.backendDir === undefined && options.backendUrl === undefined;
     this.backendDir = options.backendDir ?? (this.ownsBackend ? mkdtempSync(join(tmpdir(), 'sounz-backend-')) : '');
     this.env = {
       ...process.env,
       PULUMI_SKIP_UPDATE_CHECK: 'true',
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
       ...(options.ambient ? {} : {
-        PULUMI_BACKEND_URL: `file://${this.backendDir}`,
+        PULUMI_BACKEND_URL: options.backendUrl ?? `file://${this.backendDir}`,
         PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? randomBytes(24).toString('base64'),
       }),
     };
@@ -120,8 +130,8 @@ export class Engine {
     return this.run(['preview', '--diff', ...extra]);
   }
 
-  refresh(message: string): Promise<EngineResult> {
-    return this.run(['refresh', '--yes', '--skip-preview', '--diff', '--message', message]);
+  refresh(message: string, extra: string[] = []): Promise<EngineResult> {
+    return this.run(['refresh', '--yes', '--skip-preview', '--diff', '--message', message, ...extra]);
   }
 
   async outputs(): Promise<Record<string, unknown>> {

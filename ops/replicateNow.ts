@@ -1,10 +1,14 @@
 // "Replicate now": the nightly replication run at once, by the same sounz-replicate commands the
 // cron jobs and the switch's data grab use, in the direction of the pair the stack last applied.
+// Every run (landed or failed) is then recorded as a `pulumi refresh` whose message names the
+// operator (components/operator.ts), so `pulumi stack history` lists it beside the switches, and
+// whose re-run program records the new stamp in the output `lastReplication`.
 //
 //   npm run replicate-now -- [--stack NAME]      (the stack of the environment's backend)
 import { parseArgs } from 'util';
-import { HOSTS, Pair, pairText, roleOf, samePair, StackConfig } from '../model';
+import { Host, HOSTS, Pair, pairText, roleOf, samePair, StackConfig } from '../model';
 import { sshTarget } from '../components/host';
+import { auditMessage, operatorOf } from '../components/operator';
 import { stackConfigFrom } from '../components/stack';
 import { replicate } from '../providers/replicationScript';
 import { closeConnections, runOverSsh } from '../providers/ssh';
@@ -31,8 +35,8 @@ export async function appliedPair(engine: Engine): Promise<Pair> {
   return JSON.parse((await engine.run(['stack', 'output', 'pair', '--json'])).stdout) as Pair;
 }
 
-/** Refused unless the config and the hosts agree (`applied`): the direction must be the real one. */
-export async function replicateNow(config: StackConfig, applied: Pair): Promise<ReplicationRun> {
+/** Which host sends and which receives; refused unless the config and the hosts agree (`applied`). */
+export function replicationDirection(config: StackConfig, applied: Pair): { source: Host; receiver: Host } {
   const declared = { primary: config.primaryStatus, secondary: config.secondaryStatus };
   if (!samePair(declared, applied)) {
     throw new Error(`the config declares ${pairText(declared)} but the stack last applied ${pairText(applied)}: ` +
@@ -41,6 +45,11 @@ export async function replicateNow(config: StackConfig, applied: Pair): Promise<
   const source = HOSTS.find((host) => roleOf(applied[host]).sendsReplication);
   const receiver = HOSTS.find((host) => roleOf(applied[host]).replicatesFromOther);
   if (!source || !receiver) throw new Error(`no replication runs in ${pairText(applied)}: only a production with a standby replicates`);
+  return { source, receiver };
+}
+
+export async function replicateNow(config: StackConfig, applied: Pair): Promise<ReplicationRun> {
+  const { source, receiver } = replicationDirection(config, applied);
   const started = Date.now();
   let kept: string[];
   try {
@@ -55,9 +64,23 @@ export async function replicateNow(config: StackConfig, applied: Pair): Promise<
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { stack: { type: 'string' } } });
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  const run = await replicateNow(await stackConfigOf(engine), await appliedPair(engine));
-  console.log(`replicated ${run.source} -> ${run.receiver} in ${run.seconds.toFixed(1)} s`);
-  console.log(`kept on ${run.receiver}: ${run.kept.join(' ') || 'nothing'}`);
+  const [config, applied] = await Promise.all([stackConfigOf(engine), appliedPair(engine)]);
+  // A refusal runs nothing and records nothing.
+  const { source, receiver } = replicationDirection(config, applied);
+  const route = `${config[source].name} -> ${config[receiver].name}`;
+  let outcome: string;
+  let failure: Error | undefined;
+  try {
+    const run = await replicateNow(config, applied);
+    console.log(`replicated ${route} in ${run.seconds.toFixed(1)} s`);
+    console.log(`kept on ${run.receiver}: ${run.kept.join(' ') || 'nothing'}`);
+    outcome = `${route} landed in ${run.seconds.toFixed(1)} s`;
+  } catch (error) {
+    failure = error as Error;
+    outcome = `${route} FAILED: ${failure.message.split('\n')[0]}`;
+  }
+  await engine.refresh(auditMessage('REPLICATE-NOW', outcome, { operator: operatorOf(config.sshPrivateKey) }), ['--run-program']);
+  if (failure) throw failure;
 }
 
 if (require.main === module) {

@@ -1,7 +1,7 @@
 // The operator's command for each runbook procedure (replacing the menus of switch-to-standby.sh and
 // switch-to-production.sh): set the statuses, show `pulumi preview --diff`, ask (or --yes: no preview,
-// no question), then `pulumi up --message "<PROCEDURE>: <reason>"` so that `pulumi stack history`
-// is the audit trail.
+// no question), then `pulumi up --message "<PROCEDURE>: <reason> [operator <user>, key <fingerprint>;
+// last copy <stamp>]"` so that `pulumi stack history` is the audit trail (components/operator.ts).
 // It runs against the stack of the environment (PULUMI_BACKEND_URL, passphrase or secrets provider).
 //
 //   npm run switch -- emergency <dead host> --reason "..." [--stack NAME] [--yes]
@@ -11,6 +11,7 @@
 import { createInterface } from 'readline/promises';
 import { parseArgs } from 'util';
 import { Pair } from '../model/pairs';
+import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
 
 const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
@@ -40,7 +41,11 @@ async function main(): Promise<void> {
   const [procedure, deadHost] = positionals;
   if (!procedure || !values.reason) throw new Error(USAGE);
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  const config = JSON.parse((await engine.run(['config', '--json'])).stdout) as Record<string, { value?: string }>;
+  // The config (its key names the operator) and what the stack recorded of the last copy, at once.
+  const [configRun, outputsRun] = await Promise.all([engine.run(['config', '--json', '--show-secrets']),
+    engine.run(['stack', 'output', '--json'], { allowFailure: true })]);
+  const config = JSON.parse(configRun.stdout) as Record<string, { value?: string }>;
+  const lastCopy = outputsRun.code === 0 ? (JSON.parse(outputsRun.stdout) as { lastReplication?: string }).lastReplication : undefined;
   const value = (key: string) => config[key]?.value ?? '';
   const name = (key: string) => (JSON.parse(value(key) || '{}') as { name?: string }).name ?? key;
   const pair = pairFor(procedure, deadHost, [name('sounz:primary'), name('sounz:secondary')]);
@@ -64,7 +69,8 @@ async function main(): Promise<void> {
     if (!/^y(es)?$/i.test(answer)) await giveUp('declined');
   }
   const statuses = ['--config', `sounz:primaryStatus=${pair.primary}`, '--config', `sounz:secondaryStatus=${pair.secondary}`];
-  const result = await engine.up(`${procedure.toUpperCase()}: ${values.reason}`, { extra: statuses }).catch(async (error: PulumiError) => {
+  const message = auditMessage(procedure.toUpperCase(), values.reason, { operator: operatorOf(value('sounz:sshPrivateKey')), lastCopy });
+  const result = await engine.up(message, { extra: statuses }).catch(async (error: PulumiError) => {
     process.stdout.write(error.result.stdout);
     if (error.result.stdout.includes('Refused: ')) await giveUp('refused (above)');
     throw new Error('the switch failed (above); fix the cause and run it again, or pulumi up');

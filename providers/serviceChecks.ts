@@ -39,6 +39,12 @@ export const RUNBOOK_LOGS = [
   '/var/log/sounz/sounz-general.log',
 ];
 
+/**
+ * Shell: the MACs of the other machines that answer ARP for $ip on $dev, space-separated, by
+ * duplicate-address detection (a probe from 0.0.0.0: the host that sends it never answers itself).
+ */
+export const OTHERS_ANSWERING = `arping -D -c 2 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n '${ARPING_SENDER_MAC}' | sort -u | tr '\\n' ' '`;
+
 // $1 service IP, $2 database, $3 apollo port, $4 "mongrel ports", $5 "rsync ports", $6 the application's
 // role or "", $7 interface, then the logs. One line per check: "<name>|ok" or "<name>|<what it saw>".
 // The database check counts the tables the role cannot read: a copy that lost its owners and grants
@@ -47,7 +53,7 @@ const CHECKS = `cd / && ip=$1 db=$2 apollo=$3 mongrels=$4 rsyncs=$5 role=$6 dev=
 listens() { ss -Hltn "sport = :$1" | grep -q .; }
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo "service IP on this host|ok"; else echo "service IP on this host|$ip is not configured here"; fi
 # Duplicate-address detection from the holder: any answer comes from another machine holding the address too.
-others=$(arping -D -c 2 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n '${ARPING_SENDER_MAC}' | sort -u | tr '\\n' ' ')
+others=$(${OTHERS_ANSWERING})
 if [ -z "$others" ]; then echo "no other machine answers for the service IP|ok"
 else echo "no other machine answers for the service IP|$ip is also answered for by $others(two holders)"; fi
 if listens "$apollo"; then echo "Apollo listens on $apollo|ok"; else echo "Apollo listens on $apollo|nothing listens on port $apollo"; fi
@@ -72,9 +78,11 @@ for log in "$@"; do
   if [ -e "$log" ]; then echo "log $log|ok"; else echo "log $log|missing"; fi
 done`;
 
-const STAMP = `cat /etc/sounz/last-replication 2>/dev/null || echo never`;
+/** Shell: the host's stamp of the last copy it received, "<dump time> <source>", or "never". */
+export const STAMP = `cat /etc/sounz/last-replication 2>/dev/null || echo never`;
 
-function httpStatus(ip: string, port: number): Promise<string> {
+/** "ok" when the website answers on ip:port with 2xx or 3xx, else what it did. */
+export function httpStatus(ip: string, port: number): Promise<string> {
   const http = require('http') as typeof import('http');
   return new Promise((resolve) => {
     const request = http.get({ host: ip, port, path: '/', timeout: 5_000, agent: false }, (response) => {

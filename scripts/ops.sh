@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The operator commands (`npm run switch`, `npm run replicate-now`): ops/<name>.ts with the pinned
+# The operator commands (`npm run switch`, `replicate-now`, `status`, `history`): ops/<name>.ts with the pinned
 # engine on PATH, against the stack of the environment's backend.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
