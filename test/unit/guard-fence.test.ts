@@ -6,26 +6,12 @@ import { mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ConfigError, parseStackConfig } from '../../model';
-import { CommandResult, RunOptions, Runner, SshTarget } from '../../providers/ssh';
+import { connection, fakeRunner, PRIVATE_KEY } from '../support/fakeRunner';
 import {
   GUARD_COMMAND, GUARD_CRON_FILE, GUARD_SCRIPT, renderGuardCron, serviceGuardProvider,
 } from '../../providers/serviceGuard';
 import { fenceArgv, fenceProvider, LocalRunner, runLocally } from '../../providers/fence';
 
-const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN782BjKimpXEYV9jFxaUC/Nkz+PodQy88k4cbm9beLD';
-const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n';
-const connection = { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY, privateKey: PRIVATE_KEY };
-
-interface Call { host: string; argv: string[]; options?: RunOptions }
-function fakeRunner(reply: (call: Call) => Partial<CommandResult> = () => ({})): { run: Runner; calls: Call[] } {
-  const calls: Call[] = [];
-  const run: Runner = async (target: SshTarget, argv, options) => {
-    const call = { host: target.host, argv, options };
-    calls.push(call);
-    return { code: 0, stdout: '', stderr: '', ...reply(call) };
-  };
-  return { run, calls };
-}
 
 const guard = { ...connection, running: true, ip: '198.51.100.100', prefixLength: 24, interface: 'eth0', peer: '198.51.100.12', peerPort: 18993 };
 

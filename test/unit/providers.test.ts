@@ -1,6 +1,6 @@
 // The provider objects themselves, with the SSH runner injected: no engine, no hosts. What they send
 // to a host, how they diff, and how they refuse (the engine-level tests are in test/integration).
-import { CommandResult, RunOptions, Runner, SshTarget } from '../../providers/ssh';
+import { Call, connection, fakeRunner, HOST_KEY, PRIVATE_KEY } from '../support/fakeRunner';
 import { statusFileProvider } from '../../providers/statusFile';
 import { serviceAddressProvider, ADDRESS_IN_USE } from '../../providers/serviceAddress';
 import { nextRunText, replicationCronProvider, renderCronFile } from '../../providers/replicationCron';
@@ -8,24 +8,6 @@ import { dataGrabProvider } from '../../providers/dataGrab';
 import { serviceChecksProvider } from '../../providers/serviceChecks';
 import { keptOf, renderSettings, replicate, replicationScriptProvider } from '../../providers/replicationScript';
 
-const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN782BjKimpXEYV9jFxaUC/Nkz+PodQy88k4cbm9beLD';
-const PRIVATE_KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n';
-const connection = { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY, privateKey: PRIVATE_KEY };
-
-interface Call { host: string; argv: string[]; options?: RunOptions }
-
-/** A runner that records each command and answers from `reply`. */
-function fakeRunner(reply: (call: Call) => Partial<CommandResult> = () => ({})): { run: Runner; calls: Call[] } {
-  const calls: Call[] = [];
-  const run: Runner = async (target: SshTarget, argv, options) => {
-    const call = { host: target.host, argv, options };
-    calls.push(call);
-    const result = { code: 0, stdout: '', stderr: '', ...reply(call) };
-    if (result.code !== 0 && !options?.allowFailure) throw new Error(`${target.host}: failed: ${result.stderr}`);
-    return result;
-  };
-  return { run, calls };
-}
 
 describe('check refuses what a shell could read, naming the property and never the key', () => {
   test.each([
