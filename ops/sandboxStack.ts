@@ -3,11 +3,11 @@
 // from the real deployment's (Pulumi.primary.yaml), and it points at sandbox addresses only.
 import type { SandboxInfo } from '../sandbox';
 import { NORMAL } from '../model/pairs';
-import { Engine, PROJECT_DIR } from './engine';
+import { Engine, EngineOptions, PROJECT_DIR } from './engine';
 
-/** A fresh stack of the program configured for the sandbox, in NORMAL. */
-export async function sandboxStack(info: SandboxInfo, stack = 'sandbox'): Promise<Engine> {
-  const engine = new Engine({ projectDir: PROJECT_DIR, stack });
+/** A fresh stack of the program configured for the sandbox, in NORMAL; `backend` e.g. `{ backendUrl }`. */
+export async function sandboxStack(info: SandboxInfo, stack = 'sandbox', backend: Pick<EngineOptions, 'backendUrl'> = {}): Promise<Engine> {
+  const engine = new Engine({ projectDir: PROJECT_DIR, stack, ...backend });
   await engine.init();
   const machine = (name: 'slayer' | 'megadeth') => {
     const { address, sshPort, user, hostKey } = info.hosts[name];

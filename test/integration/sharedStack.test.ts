@@ -1,11 +1,17 @@
 // A team's shared stack on PostgreSQL, through the real CLI (`pulumi login postgres://...`, the
 // backend built into the pinned 3.248.0): a throwaway cluster on 127.0.0.1 started by the test, two
-// working copies of one program (as two operators' clones), the stack's lock between them.
+// working copies of one program (as two operators' clones), the stack's lock between them; then the
+// SOUNZ program itself on that backend, switched and read by the operator commands on the sandbox.
 import { execFile } from 'child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import * as sandbox from '../../sandbox';
 import { Engine, EngineResult, PROJECT_DIR } from '../../ops/engine';
+import type { HistoryRow } from '../../ops/history';
+import { sandboxStack } from '../../ops/sandboxStack';
+import type { PairStatus } from '../../ops/status';
+import { runOps } from '../support/ops';
 import { Cluster, startCluster } from '../support/postgres';
 
 jest.setTimeout(300_000);
@@ -107,4 +113,24 @@ test('two ups started at the same moment: never both run, the lock left free, th
   expect(history).toHaveLength(3 + 2 - failed[0] - failed[1]);
   expect(history.every((e) => e.result === 'succeeded')).toBe(true);
   expect(JSON.parse(await a.exportState()).deployment.resources).toHaveLength(3); // the stack, the provider, the file
+});
+
+test('the SOUNZ program on the shared stack: a switch, replicate-now, status and history by the operator commands', async () => {
+  const info = await sandbox.up();
+  const sounz = await sandboxStack(info, 'team-sounz', { backendUrl: cluster.url });
+  try {
+    const switched = await runOps(sounz, 'switch', ['normal', '--reason', 'first deployment on the team stack', '--yes']);
+    expect([switched.code, switched.stderr]).toEqual([0, '']);
+    expect((await runOps(sounz, 'replicateNow', [])).code).toBe(0);
+    const status = await runOps(sounz, 'status', ['--json']);
+    expect(JSON.parse(status.stdout) as PairStatus).toMatchObject({ serving: 'slayer', procedure: 'NORMAL', attention: [] });
+    expect(status.code).toBe(0);
+    const rows = JSON.parse((await runOps(sounz, 'history', ['--json'])).stdout) as HistoryRow[];
+    expect(rows.map((r) => [r.kind, r.procedure, r.result])).toEqual([['refresh', 'REPLICATE-NOW', 'succeeded'], ['update', 'NORMAL', 'succeeded']]);
+    expect(rows[1].who).toMatch(/^\S+@\S+ key SHA256:/);
+    expect(cluster.psql("select count(*) from pulumi_state where key = 'pulumi/.pulumi/stacks/sounz-standby/team-sounz.json'")).toBe('1');
+  } finally {
+    await sounz.dispose({ destroy: false });
+    await sandbox.down();
+  }
 });
