@@ -8,7 +8,7 @@
  */
 import type { StackConfig } from './config';
 import type { Pair } from './pairs';
-import type { UpPlan } from './situation';
+import type { Situation, UpPlan } from './situation';
 import type { SwitchPlan } from './transitions';
 import { HOSTS, Host, CronJob, otherHost, roleOf } from './statuses';
 
@@ -23,8 +23,8 @@ export function continuousSettings(config: StackConfig): { mode: ReplicationMode
   return { mode, filesSchedule };
 }
 
-/** A host's part in streaming replication: the writable server, a hot standby, or neither. */
-export type StreamingRole = 'primary' | 'standby' | 'off';
+/** A host's part in streaming replication: the writable server, a hot standby, neither, or detached from it (nightly mode again). */
+export type StreamingRole = 'primary' | 'standby' | 'off' | 'detached';
 
 export interface StreamingPart {
   role: StreamingRole;
@@ -39,6 +39,17 @@ export interface StreamingPart {
    * server: its data directory is kept aside and replaced by a base backup of the server.
    */
   rebuild: boolean;
+}
+
+/**
+ * In nightly mode, the contacted hosts whose database is still a hot standby (the mode was
+ * continuous): each is detached, made writable on its own, before anything else, so that the
+ * nightly restore (or a promotion) can work on it.
+ */
+export function hostsToDetach(situation: Situation, plan: Pick<SwitchPlan, 'untouched'>, mode: ReplicationMode): Host[] {
+  if (mode !== 'nightly') return [];
+  return HOSTS.filter((h) => !plan.untouched.includes(h))
+    .filter((h) => situation.observed[h].reachable && (situation.observed[h] as { facts: { inRecovery?: boolean } }).facts.inRecovery);
 }
 
 /** Each contacted host's part in streaming replication once the plan is carried out. */

@@ -27,6 +27,8 @@ export interface HostFacts {
   databaseBytes: number | undefined;
   /** Free bytes where the dumps go. */
   freeBytes: number;
+  /** The database is a hot standby (continuous replication); unknown to older observers. */
+  inRecovery?: boolean;
 }
 
 export type Observation = { reachable: true; facts: HostFacts } | { reachable: false; error: string };
