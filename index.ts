@@ -1,7 +1,7 @@
 // sounz-standby: the SOUNZ production/standby pair converged to the statuses in stack config.
 // Read and validate the config, see what the hosts record, plan the switch from there, build the pair.
 import * as pulumi from '@pulumi/pulumi';
-import { ConfigError, describeStep, Host, otherHost, planUp } from './model';
+import { ConfigError, continuousSettings, continuousStepText, describeStep, Host, hostsToDetach, otherHost, planUp } from './model';
 import { SounzPair } from './components/pair';
 import { operatorOf } from './components/operator';
 import { observeHosts } from './components/preflight';
@@ -19,10 +19,12 @@ export = async () => {
   const next = { primary: config.primaryStatus, secondary: config.secondaryStatus };
   const [last, observed] = await Promise.all([lastApplied(), observeHosts(config, next)]);
   await closeConnections();
-  const plan = planUp({ observed, lastApplied: last }, next, { ip: config.serviceIp, device: config.serviceInterface });
+  const { mode } = continuousSettings(config);
+  const situation = { observed, lastApplied: last };
+  const plan = planUp(situation, next, { ip: config.serviceIp, device: config.serviceInterface }, mode);
   if (!plan.ok) return refuse(`Refused: ${plan.reason}.\nInstead: ${plan.suggestion}`);
 
-  const pair = new SounzPair('sounz', { config, next, plan });
+  const pair = new SounzPair('sounz', { config, next, plan, detach: hostsToDetach(situation, plan, mode) });
 
   const name = (host: Host) => config[host].name;
   const partner = otherHost(plan.to);
@@ -35,8 +37,10 @@ export = async () => {
     untouched: plan.untouched.map(name),
     // The operator's fencing command, per host it ran for in this switch (sounz:fenceCommand).
     fencing: pair.fencing,
-    steps: plan.steps.map(describeStep),
+    steps: mode === 'nightly' ? plan.steps.map(describeStep) : continuousStepText(plan, describeStep),
     dataGrab: pair.dataGrab?.outcome ?? plan.grabSkipped ?? null,
+    // sounz:replication.mode; in continuous mode the standby's lag, the handover or rebuild, the kept data directories.
+    replication: pair.replication,
     checks: pair.checks.results,
     serviceIpHeldBy: pair.checks.results.apply((r) => (r['service IP on this host'] === 'ok' ? name(plan.to) : null)),
     // What an EMERGENCY switch now would lose: everything written on the server since this.

@@ -2,6 +2,7 @@
 // keepalived doing the same takeover of the same service IP between the same two hosts.
 // Writes bench/results/<date>.json and prints a Markdown table for the README.
 import { ChildProcess, execFile, spawn } from 'child_process';
+import { randomBytes } from 'crypto';
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { promisify } from 'util';
@@ -11,6 +12,7 @@ import { Engine } from '../ops/engine';
 import { sandboxStack } from '../ops/sandboxStack';
 import { GUARD_COMMAND, GUARD_CRON_FILE } from '../providers/serviceGuard';
 import { secondsWithTwoHolders, VantagePoller } from '../sandbox/vantagePoller';
+import { longestGap, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../test/support/writer';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const NORMAL: Pair = { primary: 'production', secondary: 'standby' };
@@ -19,9 +21,10 @@ const SWITCHOVER_DATA_MIB = 32;
 const DARK_DATABASES_MB = (process.env.BENCH_DARK_MB ?? '22,600').split(',').map(Number);
 /**
  * Which parts run (all by default): switch (no-op, preview, EMERGENCY, switchover), refusal, dark,
+ * continuous (sounz:replication.mode continuous: planned switchover's dark time and rows lost, EMERGENCY's rows lost),
  * partition (the guards after a partition heals), keepalived (its takeover, and its partition).
  */
-const PARTS = new Set((process.env.BENCH_PARTS ?? 'switch,refusal,dark,partition,keepalived').split(','));
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'switch,refusal,dark,continuous,partition,keepalived').split(','));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Asks the service IP over HTTP every 20 ms from the vantage point and keeps who answered, when. */
@@ -248,6 +251,92 @@ function benchPartition(info: sandbox.SandboxInfo, engine: Engine) {
     });
 }
 
+const PGDATA = '/var/lib/postgresql/15/main';
+const psqlOn = async (host: sandbox.HostName, query: string) => (await sandbox.execOn(host,
+  ['runuser', '-u', 'postgres', '--', 'psql', '-qtAX', '-d', 'sounz', '-c', query])).stdout.trim();
+const rowsOn = async (host: sandbox.HostName) =>
+  new Set((await psqlOn(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
+
+/**
+ * Continuous mode on a stack of its own: a planned switchover's dark window (HTTP at the vantage point)
+ * and the database's (the writer's longest time between two commits) with each database size, the rows
+ * lost (0 expected); then EMERGENCY with slayer killed mid-stream: the rows lost and the lag the outputs report.
+ */
+async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
+  const address = (host: sandbox.HostName) => info.hosts[host].address;
+  // The writer connects from the operator's machine (a bench fixture, not the program's).
+  for (const host of sandbox.hostnames) {
+    await sandbox.execOn(host, ['sh', '-c', `line='host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust'; ` +
+      `grep -qxF "$line" ${PGDATA}/pg_hba.conf || echo "$line" >>${PGDATA}/pg_hba.conf; runuser -u postgres -- psql -qtAX -c 'SELECT pg_reload_conf()'`]);
+  }
+  const engine = await sandboxStack(info, 'bench-continuous');
+  try {
+    await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
+    await engine.setConfig('sounz:replication.password', randomBytes(18).toString('base64'), { secret: true, path: true });
+    await converge(engine, NORMAL, 'bench: NORMAL, continuous');
+    await psqlOn('slayer', WRITER_TABLE_SQL);
+    const caughtUp = async () => {
+      const lsn = await psqlOn('slayer', 'SELECT pg_current_wal_lsn()');
+      for (let i = 0; i < 600; i++) {
+        if (await psqlOn('megadeth', `SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '${lsn}') >= 0`) === 't') return;
+        await sleep(100);
+      }
+      throw new Error('megadeth did not catch up within 60 s');
+    };
+    const switchover: Record<string, { dark: Series; databaseDark: Series; rowsLost: number[] }> = {};
+    for (const mb of DARK_DATABASES_MB) {
+      await psqlOn('slayer', `drop table if exists bulk; create table bulk as select g, repeat(md5(g::text), 3) t from generate_series(1, ${mb * 5700}) g`);
+      const size = await psqlOn('slayer', "select pg_database_size('sounz')");
+      await caughtUp();
+      const dark = [], databaseDark = [], rowsLost = [];
+      for (let i = 0; i < RUNS; i++) {
+        const writer = new Writer([address('slayer'), address('megadeth')]);
+        writer.start();
+        while (writer.acked.length < 25) await sleep(20);
+        const started = Date.now();
+        await operator(engine, 'switchover');
+        dark.push(await watch.longestSilence('megadeth', started));
+        while (!writer.acked.some((row) => row.at > Date.now() - 500)) await sleep(20);
+        const acked = await writer.stop();
+        const there = await rowsOn('megadeth');
+        rowsLost.push(acked.filter((row) => !there.has(row.n)).length);
+        databaseDark.push(longestGap(acked));
+        console.log(`continuous switchover, database of ${size} bytes, run ${i + 1}: dark ${dark[i]} ms, ` +
+          `no commit for ${databaseDark[i]} ms, ${acked.length} rows committed, ${rowsLost[i]} lost (switch took ${Date.now() - started} ms)`);
+        await converge(engine, NORMAL, 'bench: NORMAL, continuous');
+      }
+      switchover[`${Math.round(Number(size) / 2 ** 20)} MiB`] = { dark: series(dark), databaseDark: series(databaseDark), rowsLost };
+    }
+    await psqlOn('slayer', 'drop table if exists bulk');
+    const emergency: { rowsLost: number[]; committed: number[]; reportedLag: unknown[] } = { rowsLost: [], committed: [], reportedLag: [] };
+    for (let i = 0; i < RUNS; i++) {
+      const writer = new Writer([address('slayer')]);
+      writer.start();
+      while (writer.acked.length < 50) await sleep(20);
+      await sandbox.kill('slayer');
+      const acked = await writer.stop();
+      await operator(engine, 'emergency', 'slayer');
+      const there = await rowsOn('megadeth');
+      const lost = acked.filter((row) => !there.has(row.n));
+      const { lag } = (await engine.outputs()).replication as { lag: { lastReplayedTransaction: string } };
+      emergency.rowsLost.push(lost.length);
+      emergency.committed.push(acked.length);
+      emergency.reportedLag.push({ ...lag, lastCommitOnSlayer: new Date(Math.max(...acked.map((row) => row.at))).toISOString() });
+      console.log(`continuous EMERGENCY, run ${i + 1}: ${lost.length} of ${acked.length} rows lost; outputs: ${JSON.stringify(lag)}`);
+      await sandbox.revive('slayer');
+      await converge(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' }, 'bench: RECOVERY, continuous');
+      await converge(engine, NORMAL, 'bench: NORMAL, continuous');
+    }
+    // What the rebuilds kept aside, removed: each is a full data directory.
+    await sandbox.execOn('slayer', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
+    await sandbox.execOn('megadeth', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    return { switchover, emergency: { ...emergency, medianRowsLost: median(emergency.rowsLost) } };
+  } finally {
+    await engine.dispose({ destroy: false });
+  }
+}
+
 function keepalivedConfig(self: sandbox.HostInfo, peer: sandbox.HostInfo, ip: string, master: boolean): string {
   // Unicast VRRP between the two base addresses: no packet leaves the sandbox's subnet.
   return `global_defs {
@@ -333,6 +422,7 @@ async function main(): Promise<void> {
   const watch = new Watch(info.serviceIp);
   try {
     const program = await benchProgram(info, watch);
+    const continuous = PARTS.has('continuous') ? await benchContinuous(info, watch) : undefined;
     // keepalived takes over the same service IP: slayer, which the program left serving, lets it go,
     // and the program's guard (which would answer keepalived's split brains) stops for good.
     await sandbox.execOn('slayer', ['sh', '-c', `rm -f ${GUARD_CRON_FILE}; ${GUARD_COMMAND} stop; ip addr del ${info.serviceIp}/24 dev eth0`]);
@@ -344,6 +434,7 @@ async function main(): Promise<void> {
       machine: { cores: require('os').cpus().length, memoryGiB: Math.round(require('os').totalmem() / 2 ** 30) },
       switchoverData: `${SWITCHOVER_DATA_MIB} MiB new file + 1000 new rows per run (full dump and restore of the database)`,
       program,
+      continuous,
       keepalived,
     };
     mkdirSync(join(__dirname, 'results'), { recursive: true });
@@ -369,6 +460,11 @@ async function main(): Promise<void> {
       ...row('partition healed, guards: two MACs answered ARP at the vantage point', program.partition?.twoMacs),
       ...row('partition healed, keepalived: heal to one holder', keepalived?.partition?.toOneHolder),
       ...row('partition healed, keepalived: two MACs answered ARP at the vantage point', keepalived?.partition?.twoMacs),
+      ...Object.entries(continuous?.switchover ?? {}).flatMap(([size, s]) => [
+        ...row(`continuous mode: planned switchover, database of ${size}: dark window (rows lost: ${s.rowsLost.join(', ')})`, s.dark),
+        ...row(`continuous mode: planned switchover, database of ${size}: longest time between two commits of the writer`, s.databaseDark)]),
+      ...(continuous ? [`| continuous mode: EMERGENCY, slayer killed mid-stream: rows lost (of a row every 20 ms) | ${continuous.emergency.medianRowsLost} | ` +
+        `${Math.min(...continuous.emergency.rowsLost)} | ${Math.max(...continuous.emergency.rowsLost)} |`] : []),
     ].join('\n'));
   } finally {
     watch.stop();

@@ -3,6 +3,7 @@
 // pair's concern (pair.ts).
 import * as pulumi from '@pulumi/pulumi';
 import { HostConfig, rsyncModuleName, StackConfig } from '../model/config';
+import { continuousSettings, cronJobsOf } from '../model/continuous';
 import { GENERATION_DIR } from '../model/generation';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
 import { ReplicationCron } from '../providers/replicationCron';
@@ -68,10 +69,12 @@ export class SounzHost extends pulumi.ComponentResource {
 
     new StatusFile(`${name}-status`, { ...host, status, generation: args.generation }, child);
 
+    const { mode, filesSchedule } = continuousSettings(config);
     new ReplicationCron(`${name}-replication-cron`, {
       ...host,
-      jobs: [...role.cronJobs],
+      jobs: cronJobsOf(role.cronJobs, mode),
       schedule: config.replication.schedule,
+      ...(mode === 'continuous' ? { filesSchedule } : {}),
       source: peer.address,
     }, child);
 

@@ -29,6 +29,7 @@ echo "database=$(echo "select pg_database_size(:'db')" | runuser -u postgres -- 
 echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
   where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |
   runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
+echo "recovery=$(echo 'select pg_is_in_recovery()' | runuser -u postgres -- psql -qtAX 2>/dev/null)"
 dir=$dumps; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
 echo "free=$(df -PB1 "$dir" | awk 'NR == 2 { print $4 }')"`;
 
@@ -52,6 +53,8 @@ export function parseFacts(stdout: string): HostFacts {
     freeBytes: count('free'),
     mac: value.mac || undefined,
     lastReplication: value.lastcopy || undefined,
+    // Only when the host was asked (older observers did not ask).
+    ...(value.recovery === undefined ? {} : { inRecovery: value.recovery === 't' }),
   };
 }
 

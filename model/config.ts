@@ -20,6 +20,8 @@ import {
   openSshPublicKey,
   port,
   prefixLength,
+  replicationMode,
+  replicationPassword,
   roleName,
   rsyncModule,
   status,
@@ -131,8 +133,16 @@ export const stackConfigSchema = z
             appRole: roleName.optional(),
             /** How long a copy keeps what it replaced on the receiving host. */
             keepDays: keepDays.default(DEFAULTS.replication.keepDays),
+            // Optional rather than defaulted, so that a nightly config parses to what it always did;
+            // model/continuous.ts reads them with their defaults (REPLICATION_MODE_DEFAULTS).
+            /** nightly: the runbook's copy every night; continuous: streaming replication of the database. */
+            mode: replicationMode.optional(),
+            /** In continuous mode, when the standby pulls the data areas and the Apollo index. */
+            filesSchedule: cronSchedule.optional(),
+            /** In continuous mode, the password of the replication role: a secret. */
+            password: replicationPassword.optional(),
           },
-          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays}' },
+          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, mode, filesSchedule, password}' },
         )
         .strict(),
     ),
@@ -167,7 +177,7 @@ const EXAMPLE = {
   serviceLabel: `${DEFAULTS.serviceInterface}:1`,
   fenceCommand: ['ipmitool', '-H', '{host}-ipmi', 'chassis', 'power', 'off'],
   ports: DEFAULTS.ports,
-  replication: { ...DEFAULTS.replication, appRole: 'sounz_app' },
+  replication: { ...DEFAULTS.replication, appRole: 'sounz_app', mode: 'nightly', filesSchedule: '*/5 * * * *', password: '(secret)' },
 };
 
 type Path = ReadonlyArray<string | number>;
@@ -212,12 +222,13 @@ export function parseStackConfig(raw: Record<string, unknown>, secretKeys: reado
   const quote: Quote = (root, path) => {
     const value = valueAt(root, path);
     if (value === undefined) return undefined;
-    return secret.has(String(path[0])) ? '(secret)' : shownValue(value);
+    const isSecret = secret.has(String(path[0])) || (path[0] === 'replication' && path[1] === 'password');
+    return isSecret ? '(secret)' : shownValue(value);
   };
   const parsed = stackConfigSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap((issue) => issueProblems(issue, raw, quote)));
   // Clashes between values (same name, same port, refused pair) are judged once each value is valid on its own.
-  const problems = crossFieldProblems(parsed.data, quote);
+  const problems = crossFieldProblems(parsed.data, quote, secretKeys);
   if (problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
 }
@@ -243,7 +254,7 @@ function problem(quote: Quote, root: unknown, path: Path, complaint: string, exa
   return { key: keyOf(path), value: quote(root, path), complaint, fix: fixCommand(path, example) };
 }
 
-function crossFieldProblems(c: StackConfig, quote: Quote): ConfigProblem[] {
+function crossFieldProblems(c: StackConfig, quote: Quote, secretKeys: readonly string[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: Path, complaint: string, example?: unknown) => problems.push(problem(quote, c, path, complaint, example));
 
@@ -291,6 +302,18 @@ function crossFieldProblems(c: StackConfig, quote: Quote): ConfigProblem[] {
   }
 
   problems.push(...folderProblems(c, quote));
+
+  // Continuous replication logs in as the replication role: its password must exist, and stay a secret.
+  if (c.replication.mode === 'continuous' && c.replication.password === undefined) {
+    add(['replication', 'password'], 'continuous replication needs the replication role\'s password, as a secret');
+  }
+  if (c.replication.password !== undefined && !secretKeys.includes('replication')) {
+    problems.push({
+      key: 'sounz:replication.password', value: '(secret)',
+      complaint: 'is stored in plaintext in the stack config; it must be a secret',
+      fix: fixCommand(['replication', 'password']),
+    });
+  }
 
   const pair = checkPair(c.primaryStatus, c.secondaryStatus);
   if (!pair.ok) {
@@ -408,6 +431,9 @@ function configKeyArg(path: Path): string {
 
 function fixCommand(path: Path, example: unknown = valueAt(EXAMPLE, path)): string {
   if (path[0] === 'sshPrivateKey') return 'pulumi config set --secret sounz:sshPrivateKey < key';
+  if (path[0] === 'replication' && path[1] === 'password') {
+    return "pulumi config set --secret --path 'sounz:replication.password' < password-file";
+  }
   if (example !== null && typeof example === 'object') {
     // A whole section is wrong: a host has no defaults, so set its first field; other sections' defaults come back with `rm`.
     const isHost = path.length === 1 && (HOSTS as readonly unknown[]).includes(path[0]);

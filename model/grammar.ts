@@ -197,7 +197,18 @@ export function grammar(z: Zod) {
     (s) => /^[A-Za-z0-9._-]{1,255}$/.test(s) && !s.startsWith('-') && s.toLowerCase() !== 'global',
   );
 
-  return { rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, cronSchedule };
+  // The replication role's password travels only through stdin and 0600 files, never a command
+  // line; still, nothing in it may mean anything to a shell, a libpq .pgpass line (":" and "\\") or SQL.
+  const replicationPassword = text(
+    'a password of 16 to 128 characters: letters, digits and "." "_" "~" "+" "/" "=" "-"',
+    (s) => /^[A-Za-z0-9._~+\/=-]{16,128}$/.test(s),
+  );
+
+  const replicationMode = z.enum(['nightly', 'continuous'], {
+    errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
+  });
+
+  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

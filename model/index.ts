@@ -7,3 +7,4 @@ export * from './transitions';
 export * from './generation';
 export * from './network';
 export * from './situation';
+export * from './continuous';

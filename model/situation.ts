@@ -4,6 +4,7 @@
  * outputs only for a host that does not answer. Then the preflight of the plan: every host it will
  * contact must be able to do its part before the first step changes anything.
  */
+import type { ReplicationMode } from './continuous';
 import { GenerationRecord, NO_RECORD, describeRecord, mayCopy, newestServer } from './generation';
 import { cannotCarry } from './network';
 import { Pair, aloneOn, checkPair, pairText, samePair, servedBy, servingHost, usePair } from './pairs';
@@ -30,6 +31,8 @@ export interface HostFacts {
   mac?: string;
   /** The host's stamp of the last copy it received, "<dump time> <source>" or "never". */
   lastReplication?: string;
+  /** The database is a hot standby (continuous replication); unknown to older observers. */
+  inRecovery?: boolean;
 }
 
 export type Observation = { reachable: true; facts: HostFacts } | { reachable: false; error: string };
@@ -106,7 +109,7 @@ function refusal(reason: string, suggestion: string): SwitchRefusal {
 }
 
 /** The plan of an `up` that declares `next`, or why it must not start. */
-export function planUp(situation: Situation, next: Pair, service: ServiceIp): UpPlan | SwitchRefusal {
+export function planUp(situation: Situation, next: Pair, service: ServiceIp, mode: ReplicationMode = 'nightly'): UpPlan | SwitchRefusal {
   const previous = situationPair(situation);
   const reachable: Reachability = {
     primary: situation.observed.primary.reachable,
@@ -145,7 +148,8 @@ export function planUp(situation: Situation, next: Pair, service: ServiceIp): Up
       `set the service IP to an address of the hosts' subnet (pulumi config set sounz:serviceIp ...), or the interface that carries it (sounz:serviceInterface)`);
   }
 
-  const { grab, skipped, grabRefusal } = checkGrab(situation, plan);
+  // Streaming replication needs no dump, room for one, nor the replication lock: its grab is a handover.
+  const { grab, skipped, grabRefusal } = mode === 'nightly' ? checkGrab(situation, plan) : { grab: plan.dataGrab };
   if (grabRefusal) return grabRefusal;
 
   const drift: Partial<Record<Host, string[]>> = {};

@@ -22,8 +22,11 @@ export function otherHost(host: Host): Host {
 
 export type Mode = 'Normal' | 'Emergency' | 'Recovery';
 export type RsyncDaemon = 'apollo' | 'sounz';
-/** `dump`: nightly database dump on the replication source; `pull-and-restore`: the receiver's nightly rsync + restore. */
-export type CronJob = 'dump' | 'pull-and-restore';
+/**
+ * `dump`: nightly database dump on the replication source; `pull-and-restore`: the receiver's nightly
+ * rsync + restore; `pull-files`: the receiver's rsync of the data areas and the index alone (continuous mode).
+ */
+export type CronJob = 'dump' | 'pull-and-restore' | 'pull-files';
 
 export interface Role {
   status: Status;

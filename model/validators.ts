@@ -21,4 +21,6 @@ export const {
   keepDays,
   cronSchedule,
   rsyncModule,
+  replicationPassword,
+  replicationMode,
 } = grammar(z);

@@ -6,6 +6,7 @@
 //
 //   npm run replicate-now -- [--stack NAME]      (the stack of the environment's backend)
 import { parseArgs } from 'util';
+import { continuousSettings } from '../model/continuous';
 import { Host, HOSTS, Pair, pairText, roleOf, samePair, StackConfig } from '../model';
 import { sshTarget } from '../components/host';
 import { auditMessage, operatorOf } from '../components/operator';
@@ -41,6 +42,9 @@ export function replicationDirection(config: StackConfig, applied: Pair): { sour
   if (!samePair(declared, applied)) {
     throw new Error(`the config declares ${pairText(declared)} but the stack last applied ${pairText(applied)}: ` +
       'finish the switch (pulumi up) first');
+  }
+  if (continuousSettings(config).mode === 'continuous') {
+    throw new Error('sounz:replication.mode is continuous: the database streams to the standby already, and its restore would be refused there');
   }
   const source = HOSTS.find((host) => roleOf(applied[host]).sendsReplication);
   const receiver = HOSTS.find((host) => roleOf(applied[host]).replicatesFromOther);

@@ -54,7 +54,7 @@ export function targetOf(inputs: ConnectionInputs): SshTarget {
 
 /**
  * `check` for a provider whose inputs are the connection plus `shape(z, grammar)`: every failure is
- * reported per property with the value it got, except the private key, anything that looks like one
+ * reported per property with the value it got, except the private key and a password, anything that looks like one
  * (model/redact.ts), and the values of unknown properties (only their names are given).
  */
 export function checkInputs<T>(shape: (z: Zod, g: Grammar) => ZodRawShape, news: T): pulumi.dynamic.CheckResult<T> {
@@ -70,7 +70,7 @@ export function checkInputs<T>(shape: (z: Zod, g: Grammar) => ZodRawShape, news:
       // zod names the unknown keys in the message; the object at the issue's path holds the private key.
       if (issue.code === 'unrecognized_keys') return { property, reason: `${property}: ${issue.message}` };
       const value = issue.path.reduce<unknown>((v, k) => (v as Record<string | number, unknown>)?.[k], inputs);
-      const shown = issue.path[0] === 'privateKey' ? '(secret)' : shownValue(value);
+      const shown = issue.path[0] === 'privateKey' || issue.path[0] === 'password' ? '(secret)' : shownValue(value);
       return { property, reason: `${property}: ${issue.message}, got ${shown}` };
     }),
   };

@@ -8,13 +8,15 @@ import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, S
 import { REPLICATE_COMMAND } from './replicationScript';
 import { Runner, runOverSsh, script } from './ssh';
 
-export type ReplicationJob = 'dump' | 'pull-and-restore';
+export type ReplicationJob = 'dump' | 'pull-and-restore' | 'pull-files';
 
 export interface ReplicationCronInputs extends ConnectionInputs {
   /** Empty: the host runs no replication job and has no file. */
   jobs: ReplicationJob[];
   /** Five cron fields. */
   schedule: string;
+  /** When `pull-files` runs (continuous mode: the data areas and the index, every few minutes). */
+  filesSchedule?: string;
   /** The host the receiver pulls from. */
   source: string;
   /** The replication command the jobs run (installed by ReplicationScript). */
@@ -37,8 +39,9 @@ export function nextRunText(jobs: ReplicationJob[], schedule: string, now: Date 
 
 export function renderCronFile(inputs: ReplicationCronInputs): string {
   const lines = inputs.jobs.map((job) => {
-    const args = job === 'dump' ? 'dump' : `pull-and-restore ${inputs.source}`;
-    return `${inputs.schedule} root ${inputs.command} ${args} >>/var/log/sounz/sounz-general.log 2>&1`;
+    const args = job === 'dump' ? 'dump' : `${job} ${inputs.source}`;
+    const schedule = job === 'pull-files' ? inputs.filesSchedule : inputs.schedule;
+    return `${schedule} root ${inputs.command} ${args} >>/var/log/sounz/sounz-general.log 2>&1`;
   });
   return [
     `# Managed by Pulumi (sounz-standby): nightly SOUNZ replication (${inputs.jobs.join(', ')}); edits are overwritten.`,
@@ -70,8 +73,9 @@ export function replicationCronProvider(run: Runner = runOverSsh): pulumi.dynami
   return {
     async check(_olds: ReplicationCronInputs, news: ReplicationCronInputs) {
       const result = checkInputs((z, g) => ({
-        jobs: z.array(z.enum(['dump', 'pull-and-restore'])).max(2),
+        jobs: z.array(z.enum(['dump', 'pull-and-restore', 'pull-files'])).max(2),
         schedule: g.cronSchedule,
+        filesSchedule: g.cronSchedule.optional(),
         source: g.hostnameOrIp,
         command: g.absolutePath.default(REPLICATE_COMMAND),
         // cron ignores files in /etc/cron.d whose names contain dots.
@@ -109,6 +113,7 @@ export function replicationCronProvider(run: Runner = runOverSsh): pulumi.dynami
 export interface ReplicationCronArgs extends HostArgs {
   jobs: pulumi.Input<ReplicationJob[]>;
   schedule: pulumi.Input<string>;
+  filesSchedule?: pulumi.Input<string>;
   source: pulumi.Input<string>;
 }
 
@@ -117,9 +122,9 @@ export class ReplicationCron extends pulumi.dynamic.Resource {
   declare readonly nextRun: pulumi.Output<string>;
 
   constructor(name: string, args: ReplicationCronArgs, opts?: pulumi.CustomResourceOptions) {
-    const { jobs, schedule, source } = args;
+    const { jobs, schedule, filesSchedule, source } = args;
     super(replicationCronProvider(), name,
-      { ...connectionProps(args), jobs, schedule, source, command: undefined, file: undefined, nextRun: undefined },
+      { ...connectionProps(args), jobs, schedule, filesSchedule, source, command: undefined, file: undefined, nextRun: undefined },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

@@ -25,6 +25,8 @@ export interface ServiceAddressInputs extends ConnectionInputs {
   drift: string[];
   /** The host that held the address before this switch, to take it back if the claim fails; null: none may. */
   rollback: Omit<ConnectionInputs, 'privateKey'> | null;
+  /** Why the old server may not take the address back, when it served until this switch (continuous mode). */
+  noRollback?: string;
 }
 
 /** Exit code of CLAIM when another machine answers for the address. */
@@ -105,6 +107,7 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
       return await claim(targetOf(inputs), inputs);
     } catch (error) {
       const failure = (error as Error).message;
+      if (!inputs.rollback && inputs.noRollback) throw new Error(`NOBODY SERVES ${inputs.ip}: ${failure}; ${inputs.noRollback}`);
       if (!inputs.rollback) throw error;
       const old = inputs.rollback.host;
       try {
@@ -130,6 +133,7 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
           generation: z.number().int().nonnegative(),
           drift: z.array(z.string()),
           rollback: z.object(hostShape).strict().nullable(),
+          noRollback: z.string().optional(),
         };
       }, news);
     },
@@ -173,15 +177,16 @@ export interface ServiceAddressArgs extends HostArgs {
   generation: pulumi.Input<number>;
   drift: pulumi.Input<string[]>;
   rollback: pulumi.Input<Omit<ConnectionInputs, 'privateKey'> | null>;
+  noRollback?: pulumi.Input<string>;
 }
 
 export class ServiceAddress extends pulumi.dynamic.Resource {
   declare readonly present: pulumi.Output<boolean>;
 
   constructor(name: string, args: ServiceAddressArgs, opts?: pulumi.CustomResourceOptions) {
-    const { ip, prefixLength, label, present, generation, drift, rollback } = args;
+    const { ip, prefixLength, label, present, generation, drift, rollback, noRollback } = args;
     super(serviceAddressProvider(), name, {
-      ...connectionProps(args), ip, prefixLength, interface: args.interface, label, present, generation, drift, rollback,
+      ...connectionProps(args), ip, prefixLength, interface: args.interface, label, present, generation, drift, rollback, noRollback,
     }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

@@ -1,0 +1,101 @@
+/**
+ * What `sounz:replication.mode: continuous` means for each host of a plan: PostgreSQL streaming
+ * replication from the host that serves to its standby instead of the nightly dump and restore,
+ * and the data areas and Apollo index pulled on their own (shorter) schedule. The planner's grab
+ * (transitions.ts) keeps its meaning, "the latest data of the old server reaches the new one", and
+ * becomes a handover (the old server stops writing, the standby replays its last write, then is
+ * promoted) or, for a host returning from down, a rebuild from the server.
+ */
+import type { StackConfig } from './config';
+import type { Pair } from './pairs';
+import type { Situation, UpPlan } from './situation';
+import type { SwitchPlan } from './transitions';
+import { HOSTS, Host, CronJob, otherHost, roleOf } from './statuses';
+
+export type ReplicationMode = 'nightly' | 'continuous';
+
+/** `sounz:replication.mode` and `.filesSchedule` when not set: the runbook's nightly copy; files every 5 minutes. */
+export const REPLICATION_MODE_DEFAULTS = { mode: 'nightly' as ReplicationMode, filesSchedule: '*/5 * * * *' };
+
+/** The replication mode and the files' schedule of a config, with their defaults. */
+export function continuousSettings(config: StackConfig): { mode: ReplicationMode; filesSchedule: string } {
+  const { mode = REPLICATION_MODE_DEFAULTS.mode, filesSchedule = REPLICATION_MODE_DEFAULTS.filesSchedule } = config.replication;
+  return { mode, filesSchedule };
+}
+
+/** A host's part in streaming replication: the writable server, a hot standby, neither, or detached from it (nightly mode again). */
+export type StreamingRole = 'primary' | 'standby' | 'off' | 'detached';
+
+export interface StreamingPart {
+  role: StreamingRole;
+  /** primary: the old server whose last write it replays before it is promoted (a planned switch: RPO 0). */
+  handoverFrom: Host | undefined;
+  /** A handover that may fail (EMERGENCY with the old server still answering): promote anyway. */
+  handoverMandatory: boolean;
+  /** standby: the host it streams from. */
+  upstream: Host | undefined;
+  /**
+   * standby: it rejoins after being down, so whatever it wrote since it last streamed is not on the
+   * server: its data directory is kept aside and replaced by a base backup of the server.
+   */
+  rebuild: boolean;
+}
+
+/**
+ * In nightly mode, the contacted hosts whose database is still a hot standby (the mode was
+ * continuous): each is detached, made writable on its own, before anything else, so that the
+ * nightly restore (or a promotion) can work on it.
+ */
+export function hostsToDetach(situation: Situation, plan: Pick<SwitchPlan, 'untouched'>, mode: ReplicationMode): Host[] {
+  if (mode !== 'nightly') return [];
+  return HOSTS.filter((h) => !plan.untouched.includes(h))
+    .filter((h) => situation.observed[h].reachable && (situation.observed[h] as { facts: { inRecovery?: boolean } }).facts.inRecovery);
+}
+
+/** Each contacted host's part in streaming replication once the plan is carried out. */
+export function streamingParts(plan: Pick<SwitchPlan, 'to' | 'dataGrab' | 'untouched'>, next: Pair): Partial<Record<Host, StreamingPart>> {
+  const server = plan.to;
+  const grab = plan.dataGrab;
+  const parts: Partial<Record<Host, StreamingPart>> = {};
+  for (const host of HOSTS.filter((h) => !plan.untouched.includes(h))) {
+    if (host === server) {
+      const handover = grab?.final && grab.to === server ? grab : undefined;
+      parts[host] = { role: 'primary', handoverFrom: handover?.from, handoverMandatory: handover?.mandatory ?? false,
+        upstream: undefined, rebuild: false };
+    } else if (roleOf(next[host]).replicatesFromOther) {
+      parts[host] = { role: 'standby', handoverFrom: undefined, handoverMandatory: false, upstream: otherHost(host),
+        rebuild: grab !== undefined && !grab.final && grab.to === host };
+    } else {
+      parts[host] = { role: 'off', handoverFrom: undefined, handoverMandatory: false, upstream: undefined, rebuild: false };
+    }
+  }
+  return parts;
+}
+
+/** The cron jobs of a role in a mode: in continuous mode the receiver pulls the files only (the database streams). */
+export function cronJobsOf(jobs: readonly CronJob[], mode: ReplicationMode): CronJob[] {
+  return mode === 'nightly' ? [...jobs] : jobs.map((job) => (job === 'pull-and-restore' ? 'pull-files' : job));
+}
+
+/** The plan's steps in words, the grab told as what it is in continuous mode. */
+export function continuousStepText(plan: UpPlan, describe: (step: UpPlan['steps'][number]) => string): string[] {
+  return plan.steps.map((step) => {
+    if (step.kind !== 'grab') return describe(step);
+    if (step.final) {
+      return `hand over from the ${step.from} to the ${step.to}: the ${step.from} stops writing, the ${step.to} replays ` +
+        `its last write (compared by LSN), then is promoted` +
+        (step.mandatory ? ` (if it fails, the ${step.from} takes writes again and keeps serving)` : ' (at once if the handover fails)');
+    }
+    return `rebuild the ${step.to} as the standby of the ${step.from}: its data directory kept aside, then a base backup`;
+  });
+}
+
+/** What the standby's lag means, in words, as measured on it. */
+export interface Lag {
+  /** Seconds between the server's last write the standby replayed and the time of measuring; null: none replayed yet. */
+  seconds: number | null;
+  /** WAL bytes the server wrote that the standby has not replayed (known while the server answers). */
+  bytes: number | null;
+  /** Commit time of the last transaction the standby replayed (ISO), or null. */
+  lastReplayedTransaction: string | null;
+}

@@ -1,0 +1,213 @@
+// Continuous replication (issue 14) through the real engine on the sandbox: PostgreSQL streaming
+// replication from the host that serves to its standby, converged by `pulumi up`, with the
+// acceptance's writer committing a numbered row every 20 ms from the operator's machine.
+import { randomBytes } from 'crypto';
+import * as sandbox from '../../sandbox';
+import { Engine } from '../../ops/engine';
+import { sandboxStack } from '../../ops/sandboxStack';
+import { appliedPair, replicateNow, stackConfigOf } from '../../ops/replicateNow';
+import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
+import { sh, sql } from '../support/hosts';
+import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../support/writer';
+
+jest.setTimeout(240_000);
+
+const PASSWORD = randomBytes(18).toString('base64');
+const PGDATA = '/var/lib/postgresql/15/main';
+
+let info: sandbox.SandboxInfo;
+let engine: Engine;
+
+const address = (host: sandbox.HostName) => info.hosts[host].address;
+const until = async (what: string, ok: () => Promise<boolean>, seconds: number) => {
+  for (const end = Date.now() + seconds * 1000; Date.now() < end;) {
+    if (await ok().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not within ${seconds} s: ${what}`);
+};
+const rowsOn = async (host: sandbox.HostName) =>
+  new Set((await sql(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
+const replication = async () => (await engine.outputs()).replication as {
+  mode: string; lag: { seconds: number | null; bytes: number | null; lastReplayedTransaction: string | null } | null;
+  state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string;
+};
+
+beforeAll(async () => {
+  info = await sandbox.up();
+  // The writer connects from the operator's machine: let it in on both hosts (a test fixture, not the program's).
+  for (const host of sandbox.hostnames) {
+    await sh(host, `echo 'host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust' >>${PGDATA}/pg_hba.conf && ` +
+      `runuser -u postgres -- psql -qtAX -c 'SELECT pg_reload_conf()' >/dev/null`);
+  }
+  engine = await sandboxStack(info, 'continuous-test');
+  await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
+  await engine.setConfig('sounz:replication.password', PASSWORD, { secret: true, path: true });
+});
+afterEach(async () => {
+  await Promise.all([...runningWriters].map((writer) => writer.stop()));
+});
+afterAll(async () => {
+  await engine?.dispose({ destroy: false });
+  await sandbox.down();
+});
+
+describe('NORMAL in continuous mode', () => {
+  test('megadeth is a hot standby streaming from slayer; its own old data directory is kept and listed', async () => {
+    await engine.up('NORMAL: continuous replication');
+    expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('t');
+    expect(await sql('megadeth', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('slayer'));
+    expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
+    const seen = await replication();
+    expect(seen).toMatchObject({ mode: 'continuous', state: { slayer: 'primary', megadeth: `streaming from ${address('slayer')}` } });
+    expect(seen.kept.megadeth).toEqual([expect.stringMatching(new RegExp(`^${PGDATA}\\.kept-\\d{8}-\\d{6}-g1$`))]);
+    expect(await sh('megadeth', `ls -d ${seen.kept.megadeth[0]}/base`)).toBe(`${seen.kept.megadeth[0]}/base`);
+    expect(seen.lag).toMatchObject({ bytes: expect.any(Number) });
+  });
+
+  test('a row written on slayer is on megadeth within seconds; megadeth refuses writes', async () => {
+    await sql('slayer', WRITER_TABLE_SQL);
+    await sql('slayer', `INSERT INTO ${WRITER_TABLE} (n) VALUES (1000000)`);
+    await until('the row on megadeth', async () => (await rowsOn('megadeth')).has(1000000), 10);
+    const refused = await sandbox.execOn('megadeth', ['runuser', '-u', 'postgres', '--', 'psql', '-qtAX', '-d', 'sounz', '-c',
+      `INSERT INTO ${WRITER_TABLE} (n) VALUES (1000001)`]);
+    expect(refused.stderr).toContain('cannot execute INSERT in a read-only transaction');
+  });
+
+  test('pg_hba lets the replication role in from the peer only, with SCRAM; the password is nowhere in plaintext', async () => {
+    expect(await sh('slayer', `grep sounz_replication ${PGDATA}/pg_hba.conf`))
+      .toBe(`host replication sounz_replication ${address('megadeth')}/32 scram-sha-256 # sounz-standby: the peer only`);
+    expect(await sql('slayer', "SELECT rolpassword LIKE 'SCRAM-SHA-256%' FROM pg_authid WHERE rolname = 'sounz_replication'")).toBe('t');
+    expect(await sh('megadeth', 'stat -c %a:%U /var/lib/postgresql/.pgpass')).toBe('600:postgres');
+    expect(await engine.exportState()).not.toContain(PASSWORD);
+    expect(await sh('slayer', `cat /var/log/sounz/sounz-general.log /var/lib/postgresql/*.log ${PGDATA}/postgresql.auto.conf`)).not.toContain(PASSWORD);
+    expect(await sh('megadeth', `cat /var/log/sounz/sounz-general.log /var/lib/postgresql/*.log ${PGDATA}/postgresql.auto.conf`)).not.toContain(PASSWORD);
+    // The nightly dump keeps running on the server; the standby's cron pulls only the files.
+    expect(await sh('slayer', 'grep -c " dump " /etc/cron.d/sounz-replication')).toBe('1');
+    expect(await sh('megadeth', 'grep -o "pull-[a-z-]* " /etc/cron.d/sounz-replication')).toBe('pull-files');
+  });
+
+  test('the files follow by pull-files, by the nightly copy\'s rules; refresh reads the time of the last sync', async () => {
+    await sh('slayer', 'echo written-on-slayer >/data/sounz/continuous.txt');
+    const run = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', 'pull-files', address('slayer')]);
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/^kept: \/data\/sounz\/\.sounz-replication\/kept\/\S+ /);
+    expect(await sh('megadeth', 'cat /data/sounz/continuous.txt')).toBe('written-on-slayer');
+    const synced = await sh('megadeth', 'cat /etc/sounz/last-file-sync');
+    await engine.up('refresh: the last file sync', { extra: ['--refresh'] });
+    expect((await replication()).lastFileSync).toBe(synced);
+    // A source that ranks below this host is refused, nothing changed (exit 77), as in the nightly copy.
+    await sh('megadeth', 'echo 99 >/etc/sounz/generation/data');
+    const refused = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', 'pull-files', address('slayer')]);
+    expect([refused.code, refused.stderr.trim()]).toEqual([77, expect.stringContaining('refusing to copy older files')]);
+    await sh('megadeth', 'echo 1 >/etc/sounz/generation/data');
+  });
+
+  test('a second up changes nothing', async () => {
+    await engine.run(['preview', '--expect-no-changes']);
+  });
+});
+
+/** Every row the writer had committed on the old server is on `host`: the numbers of those that are not. */
+const lostOn = async (host: sandbox.HostName, acked: { n: number }[]) => {
+  const there = await rowsOn(host);
+  return acked.filter((row) => !there.has(row.n)).map((row) => row.n);
+};
+
+describe('planned switches in continuous mode, the writer committing a row every 20 ms', () => {
+  const switchOver = async (to: sandbox.HostName, pair: typeof NORMAL, message: string) => {
+    const from = to === 'megadeth' ? 'slayer' : 'megadeth';
+    const writer = new Writer([address(from), address(to)]);
+    writer.start();
+    await until('the writer commits', async () => writer.acked.length > 20, 10);
+    await engine.setStatuses(pair);
+    await engine.up(message);
+    const switched = Date.now();
+    await until('the writer commits on the new server', async () => writer.acked.some((row) => row.at > switched), 10);
+    const acked = await writer.stop();
+    return { acked, from };
+  };
+
+  test('planned switchover: 0 rows lost; slayer, shut down cleanly, follows megadeth without a base backup', async () => {
+    const { acked } = await switchOver('megadeth', RECOVERY, 'planned switchover: continuous');
+    expect(acked.length).toBeGreaterThan(50);
+    expect(await lostOn('megadeth', acked)).toEqual([]);
+    expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('f');
+    expect(await sql('slayer', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('megadeth'));
+    const seen = await replication();
+    expect(seen.outcome).toMatch(/megadeth: handover from slayer: its last write at [0-9A-F]+\/[0-9A-F]+, replayed here up to/);
+    expect(seen.outcome).toContain(`slayer: follows ${address('megadeth')}`);
+    expect(seen.kept.slayer).toEqual([]);
+    await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (2000000)`);
+    await until('the row on slayer', async () => (await rowsOn('slayer')).has(2000000), 10);
+  });
+
+  test('back to NORMAL: 0 rows lost; megadeth follows slayer again', async () => {
+    const { acked } = await switchOver('slayer', NORMAL, 'back to NORMAL: continuous');
+    expect(await lostOn('slayer', acked)).toEqual([]);
+    expect(await sql('megadeth', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('slayer'));
+    await engine.run(['preview', '--expect-no-changes']);
+  });
+});
+
+describe('EMERGENCY and RECOVERY in continuous mode', () => {
+  test('slayer killed mid-stream: megadeth promoted at once; rows lost within 1 s of writes, as the outputs say', async () => {
+    const writer = new Writer([address('slayer')]);
+    writer.start();
+    await until('the writer commits', async () => writer.acked.length > 50, 10);
+    await sandbox.kill('slayer');
+    const acked = await writer.stop();
+    await engine.setStatuses(aloneOn('secondary'));
+    await engine.up('EMERGENCY: slayer killed, continuous');
+    expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('f');
+    const lost = await lostOn('megadeth', acked);
+    const { lag, outcome } = await replication();
+    console.log(`EMERGENCY: ${acked.length} rows committed on slayer, ${lost.length} lost; outputs: ${JSON.stringify(lag)}; ${outcome}`);
+    expect(lost.length).toBeLessThanOrEqual(50);
+    // What the outputs report: every row committed after the last replayed transaction is lost, none before it.
+    const lastReplayed = Date.parse(lag!.lastReplayedTransaction!);
+    const lostSet = new Set(lost);
+    expect(acked.filter((row) => lostSet.has(row.n) && row.at <= lastReplayed)).toEqual([]);
+    expect(acked.filter((row) => !lostSet.has(row.n) && row.at > lastReplayed + 1)).toEqual([]);
+    expect(outcome).toContain('megadeth: promoted; it had replayed the transactions committed up to');
+  });
+
+  test('RECOVERY: the repaired slayer is rebuilt as megadeth\'s standby, its previous data directory kept and listed', async () => {
+    await sandbox.revive('slayer');
+    await engine.setStatuses(RECOVERY);
+    await engine.up('RECOVERY: slayer repaired, continuous');
+    const seen = await replication();
+    expect(seen.kept.slayer).toEqual([expect.stringMatching(new RegExp(`^${PGDATA}\\.kept-\\d{8}-\\d{6}-g\\d+$`))]);
+    expect(seen.outcome).toContain(`slayer: rebuilt from ${address('megadeth')}; kept: ${seen.kept.slayer[0]}`);
+    // The kept directory is slayer's own cluster as it was when it died.
+    expect(await sh('slayer', `cat ${seen.kept.slayer[0]}/PG_VERSION`)).toBe('15');
+    await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (3000000)`);
+    await until('the row on slayer', async () => (await rowsOn('slayer')).has(3000000), 10);
+  });
+});
+
+describe('switching the replication mode is a config change and up, both ways', () => {
+  test('to nightly: the standby is detached, writable on its own, and the nightly copy works again', async () => {
+    await engine.setConfig('sounz:replication.mode', 'nightly', { path: true });
+    await engine.up('replication mode: nightly');
+    expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
+    expect((await replication()).mode).toBe('nightly');
+    expect(await sh('slayer', 'grep -o "pull-[a-z-]* " /etc/cron.d/sounz-replication')).toBe('pull-and-restore');
+    await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (4000000)`);
+    const config = await stackConfigOf(engine);
+    await replicateNow(config, await appliedPair(engine));
+    expect((await rowsOn('slayer')).has(4000000)).toBe(true);
+    // The next up only forgets the detached host's resource (kept on the host, nothing done there).
+    await engine.up('replication mode: nightly, settled');
+    await engine.run(['preview', '--expect-no-changes']);
+  });
+
+  test('back to continuous: slayer is rebuilt as megadeth\'s hot standby and streams again', async () => {
+    await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
+    await engine.up('replication mode: continuous');
+    expect(await sql('slayer', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('megadeth'));
+    await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (5000000)`);
+    await until('the row on slayer', async () => (await rowsOn('slayer')).has(5000000), 10);
+    expect((await replication()).kept.slayer).toHaveLength(2);
+  });
+});

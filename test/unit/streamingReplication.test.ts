@@ -1,0 +1,55 @@
+// The StreamingReplication provider with the SSH runner injected: what reaches a host, and how (the
+// password on stdin only), how it diffs and refuses; the engine-level test is test/integration/continuous.test.ts.
+import { createHash, createHmac, pbkdf2Sync } from 'crypto';
+import { fakeRunner, HOST_KEY, PRIVATE_KEY } from '../support/fakeRunner';
+import { lsnBytes, parseLag, scramVerifier, streamingReplicationProvider } from '../../providers/streamingReplication';
+
+const PASSWORD = 'Zq3.vT8_~kL+2/mW=x-9';
+const slayer = { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY };
+const megadeth = { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user: 'root', hostKey: HOST_KEY };
+const inputs = {
+  ...megadeth, privateKey: PRIVATE_KEY, role: 'standby', peer: slayer.address, peerHost: slayer, password: PASSWORD,
+  generation: 3, serverData: 2, handover: false, handoverMandatory: false, rebuild: false,
+};
+
+
+test('the SCRAM verifier is the one PostgreSQL computes (RFC 5802 with SHA-256)', () => {
+  const salt = Buffer.from('0123456789abcdef');
+  const salted = pbkdf2Sync(PASSWORD, salt, 4096, 32, 'sha256');
+  const stored = createHash('sha256').update(createHmac('sha256', salted).update('Client Key').digest()).digest('base64');
+  const server = createHmac('sha256', salted).update('Server Key').digest('base64');
+  expect(scramVerifier(PASSWORD, salt)).toBe(`SCRAM-SHA-256$4096:${salt.toString('base64')}$${stored}:${server}`);
+});
+
+test('the lag and LSNs as the standby reports them', () => {
+  expect(parseLag('0.25|1764625000.5|112|0/3000148')).toEqual({ seconds: 0.25, bytes: 112, lastReplayedTransaction: '2025-12-01T21:36:40.500Z' });
+  expect(parseLag('||0|0/3000148')).toEqual({ seconds: null, bytes: 0, lastReplayedTransaction: null });
+  expect(lsnBytes('1/0') - lsnBytes('0/FFFFFF00')).toBe(256);
+});
+
+test('check refuses a password of the wrong form without quoting it, and a role it does not know', async () => {
+  const provider = streamingReplicationProvider(fakeRunner().run);
+  const bad = await provider.check!({}, { ...inputs, password: "it's:short" });
+  expect(bad.failures).toEqual([expect.objectContaining({ property: 'password', reason: expect.stringContaining('(secret)') })]);
+  expect(JSON.stringify(bad.failures)).not.toContain("it's");
+  const role = await provider.check!({}, { ...inputs, role: 'leader' });
+  expect(role.failures).toEqual([expect.objectContaining({ property: 'role' })]);
+});
+
+test('the password reaches the host on stdin only, never in a command line', async () => {
+  const { run, calls } = fakeRunner((call) => ({ stdout: call.argv[2].includes('IDENTIFY_SYSTEM') ? 'already streaming' : '' }));
+  const provider = streamingReplicationProvider(run);
+  const { inputs: checked } = await provider.check!({}, inputs);
+  await provider.create!(checked);
+  expect(calls.length).toBeGreaterThan(0);
+  for (const call of calls) expect(call.argv.join(' ')).not.toContain(PASSWORD);
+  expect(calls.filter((call) => call.options?.stdin?.includes(PASSWORD)).map((call) => call.host)).toEqual(['megadeth']);
+});
+
+test('a new data directory replaces; another role, generation or rebuild is an update', async () => {
+  const provider = streamingReplicationProvider(fakeRunner().run);
+  const { inputs: olds } = await provider.check!({}, inputs);
+  expect(await provider.diff!('id', olds, { ...olds, dataDir: '/srv/pg' })).toMatchObject({ changes: true, replaces: ['dataDir'] });
+  expect(await provider.diff!('id', olds, { ...olds, role: 'primary', generation: 4 })).toMatchObject({ changes: true, replaces: [] });
+  expect(await provider.diff!('id', olds, olds)).toMatchObject({ changes: false });
+});
