@@ -77,7 +77,10 @@ export class Engine {
       PULUMI_SKIP_UPDATE_CHECK: 'true',
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: 'true',
       ...(options.ambient ? {} : {
-        PULUMI_BACKEND_URL: options.backendUrl ?? `file://${this.backendDir}`,
+        // metadata=skip: no `.attrs` sidecar beside each state file. The file bucket renames a state
+        // file into place (atomic) but rewrites its sidecar in place, so an `up` killed at that moment
+        // leaves an empty sidecar and every later command fails with "failed to load checkpoint: EOF".
+        PULUMI_BACKEND_URL: options.backendUrl ?? `file://${this.backendDir}?metadata=skip`,
         PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? randomBytes(24).toString('base64'),
       }),
     };
