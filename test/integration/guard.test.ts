@@ -112,8 +112,8 @@ test('partition, EMERGENCY, heal: exactly one holder within 10 s, without any up
   await sleep(3000);
   const samples = await poller.stopTimed();
   expect(await holders()).toEqual(['megadeth']);
-  // The vantage point saw both MACs while both held it, and only megadeth's after.
-  expect(samples.some((sample) => sample.macs.length === 2)).toBe(true);
+  // The vantage point sees only megadeth's MAC in the end (whether a sample caught both in the second
+  // they overlapped is a race: the bench reports how long two answered).
   expect(samples[samples.length - 1].macs.map((mac) => mac.toLowerCase())).toEqual([info.hosts.megadeth.mac.toLowerCase()]);
   expect(await sandbox.arpFromVantage(info.serviceIp)).toEqual([info.hosts.megadeth.mac.toLowerCase()]);
   // slayer let go, recorded why, and stopped what a stale server must not run.
