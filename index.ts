@@ -4,11 +4,12 @@ import * as pulumi from '@pulumi/pulumi';
 import { ConfigError, continuousSettings, continuousStepText, describeStep, Host, hostsToDetach, otherHost, planUp } from './model';
 import { SounzPair } from './components/pair';
 import { operatorOf } from './components/operator';
-import { observeHosts } from './components/preflight';
+import { observeHosts, Preflight } from './components/preflight';
 import { lastApplied, readStackConfig, refuse } from './components/stack';
 import { closeConnections } from './providers/ssh';
 
-export = async () => {
+// The CLI calls it without arguments; an operator command running it in-process passes the preflight it started.
+export = async (preflight: Preflight = observeHosts) => {
   let config;
   try {
     config = readStackConfig();
@@ -17,7 +18,7 @@ export = async () => {
     throw error;
   }
   const next = { primary: config.primaryStatus, secondary: config.secondaryStatus };
-  const [last, observed] = await Promise.all([lastApplied(), observeHosts(config, next)]);
+  const [last, observed] = await Promise.all([lastApplied(), preflight(config, next)]);
   await closeConnections();
   const { mode } = continuousSettings(config);
   const situation = { observed, lastApplied: last };

@@ -101,13 +101,27 @@ async function timed<T>(work: () => Promise<T>): Promise<number> {
   return Date.now() - started;
 }
 
-/** The operator's command, as an operator types it; resolves with when it started and ended. */
-async function operator(engine: Engine, ...args: string[]): Promise<{ started: number; ended: number }> {
+/** An operator command (scripts/ops.sh: `npm run <command>` without npm's own start) against the bench's stack. */
+async function ops(engine: Engine, command: string, ...args: string[]): Promise<{ started: number; ended: number }> {
   const started = Date.now();
-  await promisify(execFile)('bash', [join(__dirname, '..', 'scripts', 'ops.sh'), 'switch', ...args,
-    '--reason', 'bench', '--stack', engine.stack, '--yes'], { env: engine.environment, maxBuffer: 64 << 20 });
+  await promisify(execFile)('bash', [join(__dirname, '..', 'scripts', 'ops.sh'), command, ...args, '--stack', engine.stack],
+    { env: engine.environment, maxBuffer: 64 << 20 }).catch((error: { code?: number }) => {
+    // A refused config is the refusal bench's expected end.
+    if (!(command === 'up' && args.includes('--preview') && error.code === 1)) throw error;
+  });
   return { started, ended: Date.now() };
 }
+
+/** The operator's switch, decided (`npm run switch -- ... --yes`). */
+const operator = (engine: Engine, ...args: string[]) => ops(engine, 'switch', ...args, '--reason', 'bench', '--yes');
+
+/** The operator's no-op `up` and `preview` (`npm run up`, `npm run preview`): the program in their own process. */
+const operatorUp = (engine: Engine) => ops(engine, 'up', '--reason', 'bench: no-op');
+const operatorPreview = (engine: Engine) => ops(engine, 'up', '--preview');
+const duration = async (run: Promise<{ started: number; ended: number }>) => {
+  const { started, ended } = await run;
+  return ended - started;
+};
 
 async function converge(engine: Engine, pair: Pair, message: string): Promise<void> {
   await engine.setStatuses(pair);
@@ -132,9 +146,13 @@ async function benchProgram(info: sandbox.SandboxInfo, watch: Watch) {
 async function benchSwitches(engine: Engine, watch: Watch) {
   const noop = [];
   const preview = [];
+  const cliNoop = [];
+  const cliPreview = [];
   for (let i = 0; i < RUNS; i++) {
-    noop.push(await timed(() => engine.up('bench: no-op')));
-    preview.push(await timed(() => engine.preview()));
+    noop.push(await duration(operatorUp(engine)));
+    preview.push(await duration(operatorPreview(engine)));
+    cliNoop.push(await timed(() => engine.up('bench: no-op')));
+    cliPreview.push(await timed(() => engine.preview()));
   }
 
   const emergency = [];
@@ -169,19 +187,23 @@ async function benchSwitches(engine: Engine, watch: Watch) {
     switchover: series(switchover, switchoverPhases),
     noopUp: series(noop),
     preview: series(preview),
+    cliNoopUp: series(cliNoop),
+    cliPreview: series(cliPreview),
   };
 }
 
-/** A refused config: the (production, production) pair, through the CLI as an operator runs preview. */
-async function benchRefusal(engine: Engine): Promise<Series> {
+/** A refused config: the (production, production) pair, previewed by the operator command and by the CLI. */
+async function benchRefusal(engine: Engine): Promise<{ operator: Series; cli: Series }> {
   await engine.setStatuses({ primary: 'production', secondary: 'production' });
   const refusal = [];
+  const cli = [];
   for (let i = 0; i < RUNS; i++) {
-    refusal.push(await timed(() => engine.run(['preview'], { allowFailure: true })));
-    console.log(`refusal, run ${i + 1}: ${refusal[i]} ms`);
+    refusal.push(await duration(operatorPreview(engine)));
+    cli.push(await timed(() => engine.run(['preview'], { allowFailure: true })));
+    console.log(`refusal, run ${i + 1}: ${refusal[i]} ms (CLI ${cli[i]} ms)`);
   }
   await engine.setStatuses(NORMAL);
-  return series(refusal);
+  return { operator: series(refusal), cli: series(cli) };
 }
 
 async function benchDark(engine: Engine, watch: Watch): Promise<Record<string, Series>> {
@@ -412,10 +434,6 @@ async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch) {
   }
 }
 
-function seconds(ms: number): string {
-  return (ms / 1000).toFixed(2);
-}
-
 async function main(): Promise<void> {
   const wasUp = (await sandbox.status()).up;
   const info = await sandbox.up();
@@ -428,11 +446,38 @@ async function main(): Promise<void> {
     await sandbox.execOn('slayer', ['sh', '-c', `rm -f ${GUARD_CRON_FILE}; ${GUARD_COMMAND} stop; ip addr del ${info.serviceIp}/24 dev eth0`]);
     const keepalived = PARTS.has('keepalived') ? await benchKeepalived(info, watch) : undefined;
     const date = new Date().toISOString();
+    const keepalivedMs = keepalived?.takeover.medianMs;
+    // Every time figure beside keepalived's takeover in the same run: its median over keepalived's.
+    const figure = (what: string, s: Series | undefined) => (s ? [{
+      what, medianS: s.medianMs / 1000, minS: s.minMs / 1000, maxS: s.maxMs / 1000,
+      ratioToKeepalived: keepalivedMs ? Number((s.medianMs / keepalivedMs).toFixed(2)) : null,
+    }] : []);
+    const figures = [
+      ...figure('EMERGENCY, primary killed: operator command (`npm run switch -- emergency slayer --yes`) to first HTTP answer from the standby', program.emergency),
+      ...figure(`planned switchover with final data grab (${SWITCHOVER_DATA_MIB} MiB + 1000 rows): command to first answer`, program.switchover),
+      ...figure('no-op up on a converged stack, operator path (`npm run up`)', program.noopUp),
+      ...figure('no-op up on a converged stack, CLI path (`pulumi up`)', program.cliNoopUp),
+      ...figure('preview on a converged stack, operator path (`npm run preview`)', program.preview),
+      ...figure('preview on a converged stack, CLI path (`pulumi preview`)', program.cliPreview),
+      ...figure('keepalived takeover, primary killed: kill to first HTTP answer from the standby', keepalived?.takeover),
+      ...figure('a refused config, operator path (`npm run preview`) to its refusal', program.refusal?.operator),
+      ...figure('a refused config, CLI path (`pulumi preview`) to its refusal', program.refusal?.cli),
+      ...Object.entries(program.darkSwitchover ?? {}).flatMap(([size, s]) =>
+        figure(`planned switchover, database of ${size}: longest time without any answer (dark window)`, s)),
+      ...figure('partition healed, guards: heal to one holder of the service IP (`ip addr` on both)', program.partition?.toOneHolder),
+      ...figure('partition healed, guards: two MACs answered ARP at the vantage point', program.partition?.twoMacs),
+      ...figure('partition healed, keepalived: heal to one holder', keepalived?.partition?.toOneHolder),
+      ...figure('partition healed, keepalived: two MACs answered ARP at the vantage point', keepalived?.partition?.twoMacs),
+      ...Object.entries(continuous?.switchover ?? {}).flatMap(([size, s]) => [
+        ...figure(`continuous mode: planned switchover, database of ${size}: dark window (rows lost: ${s.rowsLost.join(', ')})`, s.dark),
+        ...figure(`continuous mode: planned switchover, database of ${size}: longest time between two commits of the writer`, s.databaseDark)]),
+    ];
     const results = {
       date,
       runs: RUNS,
       machine: { cores: require('os').cpus().length, memoryGiB: Math.round(require('os').totalmem() / 2 ** 30) },
       switchoverData: `${SWITCHOVER_DATA_MIB} MiB new file + 1000 new rows per run (full dump and restore of the database)`,
+      figures,
       program,
       continuous,
       keepalived,
@@ -442,29 +487,15 @@ async function main(): Promise<void> {
     const parts = process.env.BENCH_PARTS ? `-${[...PARTS].join('-')}` : '';
     const file = join(__dirname, 'results', `${date.slice(0, 10)}${parts}.json`);
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-    const row = (name: string, s: Series | undefined) => (s ? [`| ${name} | ${seconds(s.medianMs)} | ${seconds(s.minMs)} | ${seconds(s.maxMs)} |`] : []);
+    const s2 = (x: number) => x.toFixed(2);
     console.log([
       `Results (${RUNS} runs each, ${date.slice(0, 10)}, ${results.machine.cores} cores), written to ${file}:`,
       '',
-      '| what (seconds) | median | min | max |',
-      '|---|---|---|---|',
-      ...row('EMERGENCY, primary killed: operator command to first HTTP answer from the standby', program.emergency),
-      ...row(`planned switchover with final data grab (${SWITCHOVER_DATA_MIB} MiB + 1000 rows): command to first answer`, program.switchover),
-      ...row('no-op `pulumi up` on a converged stack', program.noopUp),
-      ...row('`pulumi preview` on a converged stack', program.preview),
-      ...row('keepalived takeover, primary killed: kill to first HTTP answer from the standby', keepalived?.takeover),
-      ...row('a refused config: `pulumi preview` to its refusal', program.refusal),
-      ...Object.entries(program.darkSwitchover ?? {}).flatMap(([size, s]) =>
-        row(`planned switchover, database of ${size}: longest time without any answer (dark window)`, s)),
-      ...row('partition healed, guards: heal to one holder of the service IP (`ip addr` on both)', program.partition?.toOneHolder),
-      ...row('partition healed, guards: two MACs answered ARP at the vantage point', program.partition?.twoMacs),
-      ...row('partition healed, keepalived: heal to one holder', keepalived?.partition?.toOneHolder),
-      ...row('partition healed, keepalived: two MACs answered ARP at the vantage point', keepalived?.partition?.twoMacs),
-      ...Object.entries(continuous?.switchover ?? {}).flatMap(([size, s]) => [
-        ...row(`continuous mode: planned switchover, database of ${size}: dark window (rows lost: ${s.rowsLost.join(', ')})`, s.dark),
-        ...row(`continuous mode: planned switchover, database of ${size}: longest time between two commits of the writer`, s.databaseDark)]),
+      '| what (seconds) | median | min | max | median / keepalived\'s takeover |',
+      '|---|---|---|---|---|',
+      ...figures.map((f) => `| ${f.what} | ${s2(f.medianS)} | ${s2(f.minS)} | ${s2(f.maxS)} | ${f.ratioToKeepalived ?? ''} |`),
       ...(continuous ? [`| continuous mode: EMERGENCY, slayer killed mid-stream: rows lost (of a row every 20 ms) | ${continuous.emergency.medianRowsLost} | ` +
-        `${Math.min(...continuous.emergency.rowsLost)} | ${Math.max(...continuous.emergency.rowsLost)} |`] : []),
+        `${Math.min(...continuous.emergency.rowsLost)} | ${Math.max(...continuous.emergency.rowsLost)} | |`] : []),
     ].join('\n'));
   } finally {
     watch.stop();

@@ -1,25 +1,9 @@
 // What the program learns from the engine before it declares anything: the stack config and what this
 // stack's last successful up recorded (its own previous outputs). The hosts' side is preflight.ts.
 import * as pulumi from '@pulumi/pulumi';
-import { parseStackConfig, StackConfig } from '../model/config';
+import { StackConfig, stackConfigFrom } from '../model/config';
 import { Pair } from '../model/pairs';
 import { LastApplied } from '../model/situation';
-
-const NAMESPACE = 'sounz:';
-
-/**
- * The stack config from `namespace:key` -> text entries: objects and lists are stored as JSON text.
- * `secretKeys` (`namespace:key`) are those the stack keeps secret: no error quotes their values.
- */
-export function stackConfigFrom(entries: Record<string, string>, secretKeys: readonly string[] = []): StackConfig {
-  const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(entries)) {
-    if (!key.startsWith(NAMESPACE)) continue;
-    raw[key.slice(NAMESPACE.length)] = /^[[{]/.test(value) ? JSON.parse(value) : value;
-  }
-  const secret = secretKeys.filter((key) => key.startsWith(NAMESPACE)).map((key) => key.slice(NAMESPACE.length));
-  return parseStackConfig(raw, secret);
-}
 
 /**
  * Which config keys the stack marks secret. @pulumi/pulumi has this as `runtime.isConfigSecret` (it

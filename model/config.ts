@@ -447,3 +447,19 @@ function shellWord(value: unknown): string {
   const word = String(value);
   return /^(?:[A-Za-z0-9._:\/@+=,-]+|<[a-z-]+>)$/.test(word) ? word : `'${word}'`;
 }
+
+const NAMESPACE = 'sounz:';
+
+/**
+ * The stack config from `namespace:key` -> text entries: objects and lists are stored as JSON text.
+ * `secretKeys` (`namespace:key`) are those the stack keeps secret: no error quotes their values.
+ */
+export function stackConfigFrom(entries: Record<string, string>, secretKeys: readonly string[] = []): StackConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entries)) {
+    if (!key.startsWith(NAMESPACE)) continue;
+    raw[key.slice(NAMESPACE.length)] = /^[[{]/.test(value) ? JSON.parse(value) : value;
+  }
+  const secret = secretKeys.filter((key) => key.startsWith(NAMESPACE)).map((key) => key.slice(NAMESPACE.length));
+  return parseStackConfig(raw, secret);
+}

@@ -10,10 +10,10 @@ import { continuousSettings } from '../model/continuous';
 import { Host, HOSTS, Pair, pairText, roleOf, samePair, StackConfig } from '../model';
 import { sshTarget } from '../components/host';
 import { auditMessage, operatorOf } from '../components/operator';
-import { stackConfigFrom } from '../components/stack';
 import { replicate } from '../providers/replicationScript';
 import { closeConnections, runOverSsh } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
+import { configEntries, configFromEntries, loadProgram } from './program';
 
 export interface ReplicationRun {
   source: string;
@@ -25,10 +25,7 @@ export interface ReplicationRun {
 
 /** The stack's config as the program sees it, secrets decrypted. */
 export async function stackConfigOf(engine: Engine): Promise<StackConfig> {
-  const { stdout } = await engine.run(['config', '--json', '--show-secrets']);
-  const entries = JSON.parse(stdout) as Record<string, { value: string; secret: boolean }>;
-  return stackConfigFrom(Object.fromEntries(Object.entries(entries).map(([key, { value }]) => [key, value])),
-    Object.keys(entries).filter((key) => entries[key].secret));
+  return configFromEntries(await configEntries(engine));
 }
 
 /** The pair the last successful `up` applied (the stack output `pair`). */
@@ -83,7 +80,8 @@ async function main(): Promise<void> {
     failure = error as Error;
     outcome = `${route} FAILED: ${failure.message.split('\n')[0]}`;
   }
-  await engine.refresh(auditMessage('REPLICATE-NOW', outcome, { operator: operatorOf(config.sshPrivateKey) }), ['--run-program']);
+  await engine.refresh(auditMessage('REPLICATE-NOW', outcome, { operator: operatorOf(config.sshPrivateKey) }), ['--run-program'],
+    { program: loadProgram().fresh });
   if (failure) throw failure;
 }
 

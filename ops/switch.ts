@@ -2,7 +2,8 @@
 // switch-to-production.sh): set the statuses, show `pulumi preview --diff`, ask (or --yes: no preview,
 // no question), then `pulumi up --message "<PROCEDURE>: <reason> [operator <user>, key <fingerprint>;
 // last copy <stamp>]"` so that `pulumi stack history` is the audit trail (components/operator.ts).
-// It runs against the stack of the environment (PULUMI_BACKEND_URL, passphrase or secrets provider).
+// It runs against the stack of the environment (PULUMI_BACKEND_URL, passphrase or secrets provider),
+// with the program in this process (ops/program.ts): the same resources and state as `pulumi up`.
 //
 //   npm run switch -- emergency <dead host> --reason "..." [--stack NAME] [--yes]
 //   npm run switch -- recovery   --reason "..."     the repaired primary becomes the standby
@@ -13,6 +14,8 @@ import { parseArgs } from 'util';
 import { Pair } from '../model/pairs';
 import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
+import { prepare } from './program';
+import { closeConnections } from '../providers/ssh';
 
 const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
 
@@ -41,10 +44,11 @@ async function main(): Promise<void> {
   const [procedure, deadHost] = positionals;
   if (!procedure || !values.reason) throw new Error(USAGE);
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  // The config (its key names the operator) and what the stack recorded of the last copy, at once.
-  const [configRun, outputsRun] = await Promise.all([engine.run(['config', '--json', '--show-secrets']),
-    engine.run(['stack', 'output', '--json'], { allowFailure: true })]);
-  const config = JSON.parse(configRun.stdout) as Record<string, { value?: string }>;
+  // The config (its key names the operator) and what the stack recorded of the last copy, read by the
+  // CLI while this process loads the program.
+  const outputs = engine.run(['stack', 'output', '--json'], { allowFailure: true });
+  const { config, program } = await prepare(engine);
+  const outputsRun = await outputs;
   const lastCopy = outputsRun.code === 0 ? (JSON.parse(outputsRun.stdout) as { lastReplication?: string }).lastReplication : undefined;
   const value = (key: string) => config[key]?.value ?? '';
   const name = (key: string) => (JSON.parse(value(key) || '{}') as { name?: string }).name ?? key;
@@ -58,19 +62,22 @@ async function main(): Promise<void> {
   };
   // --yes is for a switch already decided (an EMERGENCY at 3 am): no preview, straight to up (which
   // sets the statuses itself), and up refuses a wrong switch just the same before it touches anything.
+  // Its preflight (the probe of a dead host) starts now; after a question the up observes afresh.
+  let up = program.withPreflightNow(config, pair);
   if (!values.yes) {
     await engine.setStatuses(pair);
-    const preview = await engine.run(['preview', '--diff'], { allowFailure: true });
+    const preview = await engine.preview([], { allowFailure: true, program: up });
     process.stdout.write(preview.stdout + preview.stderr);
     if (preview.code !== 0) await giveUp('the preview was refused (above)');
     const prompt = createInterface({ input: process.stdin, output: process.stdout });
     const answer = await prompt.question(`Switch to ${pair.primary}/${pair.secondary} (${procedure})? [y/N] `);
     prompt.close();
     if (!/^y(es)?$/i.test(answer)) await giveUp('declined');
+    up = program.fresh;
   }
   const statuses = ['--config', `sounz:primaryStatus=${pair.primary}`, '--config', `sounz:secondaryStatus=${pair.secondary}`];
   const message = auditMessage(procedure.toUpperCase(), values.reason, { operator: operatorOf(value('sounz:sshPrivateKey')), lastCopy });
-  const result = await engine.up(message, { extra: statuses }).catch(async (error: PulumiError) => {
+  const result = await engine.up(message, { extra: statuses, program: up }).catch(async (error: PulumiError) => {
     process.stdout.write(error.result.stdout);
     if (error.result.stdout.includes('Refused: ')) await giveUp('refused (above)');
     throw new Error('the switch failed (above); fix the cause and run it again, or pulumi up');
@@ -79,7 +86,8 @@ async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((error: Error) => {
+  // The preflight's SSH sessions end with the command, used or not (a refused config never takes them).
+  main().finally(closeConnections).catch((error: Error) => {
     console.error(error.message);
     process.exit(1);
   });

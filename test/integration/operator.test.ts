@@ -1,10 +1,11 @@
 // The operator's commands through the real engine on the sandbox: every switch and replication names
 // its operator (OS user, SSH key fingerprint) in `pulumi stack history`; `npm run status` in NORMAL,
 // EMERGENCY and RECOVERY, with a late copy, a failed check and two holders made by hand; `npm run
-// history` as the audit trail.
+// history` as the audit trail; a plain `pulumi up` and `npm run up` (the program in-process) agree.
 import { execFileSync } from 'child_process';
 import { hostname, userInfo } from 'os';
 import * as sandbox from '../../sandbox';
+import { probeArp } from '../../components/preflight';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import type { HistoryRow } from '../../ops/history';
@@ -164,4 +165,21 @@ test('history: the audit trail, newest first, with who, procedure, pairs, reason
   expect(table[0]).toMatch(/^# +when \(UTC\) +who +procedure +pair before -> after +reason +result +duration +risked$/);
   expect(table.find((line) => line.includes('slayer died'))).toMatch(
     /EMERGENCY +production\/standby -> down\/production_alone +slayer died +succeeded +\d+ s +up to \d+ min of writes/);
+});
+
+test('a CLI up and an operator up agree: each is a no-op after the other; the ARP probe tells a live host from none', async () => {
+  // The plain CLI runs index.ts in its language host; `npm run up` the same program in its own process.
+  await engine.up('CLI up after the operator commands');
+  await ok('up', ['--reason', 'operator up after the CLI']);
+  const [operatorUp, cliUp] = await engine.history();
+  expect(cliUp).toMatchObject({ kind: 'update', result: 'succeeded', message: 'CLI up after the operator commands' });
+  expect(operatorUp).toMatchObject({ kind: 'update', result: 'succeeded',
+    message: `UP: operator up after the CLI [operator ${operatorUser}, key ${fingerprint}]` });
+  // Nothing created, updated, replaced or deleted by either (the stack's read of its own outputs is a `read`).
+  for (const entry of [cliUp, operatorUp]) expect(Object.keys(entry.resourceChanges ?? {}).filter((k) => k !== 'same' && k !== 'read')).toEqual([]);
+  expect(operatorUp.resourceChanges!.same).toBeGreaterThan(10);
+  expect((await ok('up', ['--preview'])).replace(/\s+/g, ' ')).toContain(`${operatorUp.resourceChanges!.same} unchanged`);
+  // From this machine on the sandbox's bridge: megadeth answers ARP; no machine has 198.51.100.13.
+  expect(await probeArp(info.hosts.megadeth.address)).toBe(true);
+  expect(await probeArp('198.51.100.13')).toBe(false);
 });

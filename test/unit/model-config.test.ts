@@ -1,5 +1,5 @@
 import { ConfigError, DEFAULTS, parseStackConfig, problemText } from '../../model';
-import { stackConfigFrom } from '../../components/stack';
+import { stackConfigFrom } from '../../model/config';
 
 const SLAYER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGjSeuXT3SqlAH7BNVe15C8DL+wmlGgjKcrSsposjiVV';
 const MEGADETH_KEY =

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -43,15 +44,12 @@ func run(args []string) int {
 		return 1
 	}
 
-	// Resolved by node from the working directory the engine gives us (the project), so the
-	// server is the one of the program's own @pulumi/pulumi.
-	out, err := exec.Command("node", "-e",
-		"console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))").Output()
+	server, err := dynamicProviderServer()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: @pulumi/pulumi is not installed here (run npm ci): %v\n", err)
+		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: %v\n", err)
 		return 1
 	}
-	cmd := exec.Command("node", append([]string{strings.TrimSpace(string(out))}, args...)...)
+	cmd := exec.Command("node", append([]string{server}, args...)...)
 	// The server prints its port on stdout for the engine, which reads it from ours.
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -83,4 +81,25 @@ func run(args []string) int {
 		return 128 + int(status.Signal())
 	}
 	return exit.ExitCode()
+}
+
+// dynamicProviderServer is the server of the program's own @pulumi/pulumi, found as node's
+// require.resolve would from the working directory the engine gives us (the project): in the nearest
+// node_modules upwards. Looked up here rather than by a node of its own, which took 0.15 s per start.
+func dynamicProviderServer() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		server := filepath.Join(dir, "node_modules", "@pulumi", "pulumi", "cmd", "dynamic-provider", "index.js")
+		if _, err := os.Stat(server); err == nil {
+			return server, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("@pulumi/pulumi is not installed here (run npm ci)")
+		}
+		dir = parent
+	}
 }
