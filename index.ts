@@ -6,10 +6,13 @@ import { SounzPair } from './components/pair';
 import { operatorOf } from './components/operator';
 import { observeHosts, Preflight } from './components/preflight';
 import { lastApplied, readStackConfig, refuse } from './components/stack';
+import { staleSources } from './components/project';
 import { closeConnections } from './providers/ssh';
 
 // The CLI calls it without arguments; an operator command running it in-process passes the preflight it started.
 export = async (preflight: Preflight = observeHosts) => {
+  const stale = staleSources();
+  if (stale.length > 0) return refuse(`Refused: the program in bin/ is older than ${stale.join(', ')}.\nInstead: npm run build, then run it again.`);
   let config;
   try {
     config = readStackConfig();

@@ -4,6 +4,7 @@
 // no resource and so no connection at all.
 import { readFileSync } from 'fs';
 import { join } from 'path';
+import { PROJECT_DIR } from './project';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
 import { continuousSettings, Lag, streamingParts } from '../model/continuous';
@@ -54,7 +55,7 @@ export class SounzPair extends pulumi.ComponentResource {
     const partner = otherHost(server);
 
     // Both sides of a grab need the replication command; so do the nightly cron jobs and the claim (thaw).
-    const replicateScript = readFileSync(join(__dirname, '..', 'replication', 'sounz-replicate'), 'utf8');
+    const replicateScript = readFileSync(join(PROJECT_DIR, 'replication', 'sounz-replicate'), 'utf8');
     const scripts = Object.fromEntries(([server, partner] as Host[]).filter(contacted).map((h) => [h, new ReplicationScript(
       `${config[h].name}-replication-script`,
       { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, keep)]));

@@ -31,7 +31,7 @@ export interface HistoryEntry {
 }
 
 /** The folder of the program itself (Pulumi.yaml), for its stacks: sandbox, operator or bench. */
-export const PROJECT_DIR = join(__dirname, '..');
+export { PROJECT_DIR } from '../components/project';
 
 export class PulumiError extends Error {
   constructor(readonly args: string[], readonly result: EngineResult) {

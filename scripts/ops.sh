@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The operator commands (`npm run switch`, `replicate-now`, `status`, `history`): ops/<name>.ts with the pinned
-# engine on PATH, against the stack of the environment's backend.
+# The operator commands (`npm run switch`, `replicate-now`, `up`, `preview`, `status`, `history`): ops/<name>.ts,
+# as built into bin/ (scripts/build.sh), with the pinned engine on PATH, against the stack of the environment's backend.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=toolchain.sh
 source "$repo/scripts/toolchain.sh"
+# shellcheck source=build.sh
+source "$repo/scripts/build.sh"
 cd "$repo"
 command=$1
 shift
-exec "$repo/node_modules/.bin/ts-node" --transpile-only "ops/$command.ts" "$@"
+exec node "bin/ops/$command.js" "$@"

@@ -5,6 +5,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=setup.sh
 source "$repo/scripts/setup.sh"
 bash "$repo/scripts/toolchain.sh"
+bash "$repo/scripts/build.sh"
 cd "$repo"
 # Types are checked once here; ts-jest only transpiles.
 npx tsc --noEmit -p .

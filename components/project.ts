@@ -1,0 +1,29 @@
+// The project's folder (Pulumi.yaml, replication/, scripts/) whether this code runs from its sources
+// (ts-node, jest) or from the build in bin/ (the engine and the operator commands: precompiled, since
+// ts-node took a second or more of every run), and whether that build is older than its sources.
+import { existsSync, readdirSync, statSync } from 'fs';
+import { join } from 'path';
+
+const here = join(__dirname, '..');
+export const PROJECT_DIR = existsSync(join(here, 'Pulumi.yaml')) ? here : join(here, '..');
+export const BUILD_DIR = join(PROJECT_DIR, 'bin');
+/** The program's sources, as scripts/build.sh compiles them (tsconfig.build.json). */
+export const PROGRAM_SOURCES = ['index.ts', 'model', 'components', 'providers', 'ops'];
+
+function sources(path: string): string[] {
+  if (!statSync(join(PROJECT_DIR, path)).isDirectory()) return path.endsWith('.ts') ? [path] : [];
+  return readdirSync(join(PROJECT_DIR, path)).flatMap((f) => sources(join(path, f)));
+}
+
+/**
+ * The sources edited since the build this code runs from (none when it runs from its sources): the
+ * engine would otherwise run yesterday's program without a word. `npm run build` (or any npm command
+ * of the project) builds again.
+ */
+export function staleSources(): string[] {
+  if (here === PROJECT_DIR) return [];
+  return PROGRAM_SOURCES.flatMap(sources).filter((source) => {
+    const built = join(BUILD_DIR, source.replace(/\.ts$/, '.js'));
+    return !existsSync(built) || statSync(built).mtimeMs < statSync(join(PROJECT_DIR, source)).mtimeMs;
+  });
+}
