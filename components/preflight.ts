@@ -67,8 +67,12 @@ export function parseFacts(stdout: string): HostFacts {
 /** Whether a host answers ARP from here: undefined when that cannot tell (routed, no arping, no permission). */
 export type ArpProbe = (address: string) => Promise<boolean | undefined>;
 
-/** Three ARP requests 0.1 s apart, 0.4 s in all; a live host on the LAN answers the first within milliseconds. */
-export const ARP_PROBE = { count: 3, intervalSeconds: 0.1, deadlineSeconds: 0.4 };
+/**
+ * Three ARP requests, each given 0.15 s (0.45 s in all): a live host on the LAN answers the first within
+ * milliseconds. (This arping takes whole seconds only, for its interval and deadline alike, so each
+ * request is its own arping, ended by us.)
+ */
+export const ARP_PROBE = { attempts: 3, attemptMs: 150 };
 
 export const probeArp: ArpProbe = async (address) => {
   const run = promisify(execFile);
@@ -78,10 +82,14 @@ export const probeArp: ArpProbe = async (address) => {
     const route = (await run('ip', ['-o', 'route', 'get', ip])).stdout;
     const dev = / dev (\S+)/.exec(route)?.[1];
     if (!dev || / via /.test(route) || /^local /.test(route)) return undefined;
-    const arping = await run('arping', ['-q', '-c', String(ARP_PROBE.count), '-i', String(ARP_PROBE.intervalSeconds),
-      '-w', String(ARP_PROBE.deadlineSeconds), '-I', dev, ip]).then(() => 0, (error: { code?: unknown }) => error.code);
-    // arping exits 1 when nothing answered; anything else (2: no permission, ENOENT: no arping) says nothing.
-    return arping === 0 ? true : arping === 1 ? false : undefined;
+    for (let attempt = 0; attempt < ARP_PROBE.attempts; attempt++) {
+      const outcome = await run('arping', ['-q', '-c', '1', '-w', '1', '-I', dev, ip], { timeout: ARP_PROBE.attemptMs })
+        .then(() => 'answered', (error: { killed?: boolean }) => (error.killed ? 'silent' : 'unknown'));
+      if (outcome === 'answered') return true;
+      // Any other end (no arping, no permission, a refused argument) says nothing about the host.
+      if (outcome === 'unknown') return undefined;
+    }
+    return false;
   } catch {
     return undefined;
   }
@@ -91,7 +99,7 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
   const timeout = declaredDown ? PROBE_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
   // A host that answers ARP but not SSH (sshd hung, the kernel alive) still gets the SSH probe's whole timeout.
   if (declaredDown && (await arp(config[host].address)) === false) {
-    return { reachable: false, error: `${config[host].name}: no ARP answer from ${config[host].address} within ${ARP_PROBE.deadlineSeconds} s` };
+    return { reachable: false, error: `${config[host].name}: no ARP answer from ${config[host].address} within ${(ARP_PROBE.attempts * ARP_PROBE.attemptMs) / 1000} s` };
   }
   try {
     const { stdout } = await run(sshTarget(config[host], config.sshPrivateKey),
