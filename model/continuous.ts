@@ -98,4 +98,18 @@ export interface Lag {
   bytes: number | null;
   /** Commit time of the last transaction the standby replayed (ISO), or null. */
   lastReplayedTransaction: string | null;
+  /** The WAL position the standby had replayed up to (`X/Y`), or null. */
+  replayLsn: string | null;
+  /** When it was measured, by the standby's clock (ISO). */
+  observedAt: string | null;
+}
+
+/**
+ * A promotion, as the promoted host recorded it: what it had replayed at that moment (the server's
+ * position is not known then: in an EMERGENCY it is dead), and the lag last measured while it was
+ * the standby (by an up or refresh before the promotion, with the server answering), bytes included.
+ */
+export interface Promotion {
+  atPromotion: Lag;
+  lastObservedLag: Lag | null;
 }

@@ -14,7 +14,7 @@
 // keeps serving. In an EMERGENCY the standby is promoted at once; what it had replayed is the outcome.
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
-import type { Lag, StreamingRole } from '../model/continuous';
+import type { Lag, Promotion, StreamingRole } from '../model/continuous';
 import {
   checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf,
 } from './contract';
@@ -50,6 +50,8 @@ export interface StreamingReplicationOutputs extends StreamingReplicationInputs 
   state: string;
   /** standby: its lag behind the server; primary: at its promotion, what it had replayed (else unknown). */
   lag: Lag;
+  /** primary: the promotion this create/update did, else null. */
+  promotion: Promotion | null;
   /** Data directories kept aside on this host (newest last). */
   kept: string[];
   /** What this create/update did, in words: handover, promotion, base backup. */
@@ -167,10 +169,10 @@ record
 note "rebuilt from $peer by a base backup\${kept:+, the previous data directory kept as $kept}"
 echo "rebuilt from $peer\${kept:+; kept: $kept}"`;
 
-// Lag, from the standby: "<seconds since the last replayed commit>|<its time, epoch seconds>|<receive - replay bytes>|<replay lsn>".
+// Lag, from the standby: "<seconds since the last replayed commit>|<its time, epoch seconds>|<receive - replay bytes>|<replay lsn>|<now, epoch seconds>".
 const LAG = `${COMMON}
 q "SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::text, ''), coalesce(extract(epoch FROM pg_last_xact_replay_timestamp())::text, ''),
-  coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, ''), coalesce(pg_last_wal_replay_lsn()::text, '')"`;
+  coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, ''), coalesce(pg_last_wal_replay_lsn()::text, ''), extract(epoch FROM now())"`;
 
 const CURRENT_LSN = `${COMMON}
 q 'SELECT pg_current_wal_lsn()'`;
@@ -216,10 +218,13 @@ sender=$(q "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streami
 if [ -n "$sender" ]; then echo "streaming from $sender"; else echo "standby, not streaming"; fi`;
 
 export function parseLag(line: string): Lag {
-  const [seconds, time, bytes] = line.trim().split('|');
+  const [seconds, time, bytes, replayLsn, now] = line.trim().split('|');
   const number = (s: string | undefined) => (s === undefined || s === '' ? null : Math.round(Number(s) * 1000) / 1000);
-  return { seconds: number(seconds), bytes: number(bytes), lastReplayedTransaction: time ? new Date(Number(time) * 1000).toISOString() : null };
+  const iso = (epoch: string | undefined) => (epoch ? new Date(Number(epoch) * 1000).toISOString() : null);
+  return { seconds: number(seconds), bytes: number(bytes), lastReplayedTransaction: iso(time), replayLsn: replayLsn || null, observedAt: iso(now) };
 }
+
+const UNKNOWN_LAG: Lag = { seconds: null, bytes: null, lastReplayedTransaction: null, replayLsn: null, observedAt: null };
 
 export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const pg = (inputs: StreamingReplicationInputs, text: string, ...args: string[]) =>
@@ -228,17 +233,15 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
 
   /** A standby's lag behind its server, measured on both (the server may not answer). */
   const lagOf = async (inputs: StreamingReplicationInputs): Promise<Lag> => {
-    const unknown: Lag = { seconds: null, bytes: null, lastReplayedTransaction: null };
-    if (inputs.role !== 'standby') return unknown;
+    if (inputs.role !== 'standby') return UNKNOWN_LAG;
     const seen = await run(targetOf(inputs), pg(inputs, LAG), { allowFailure: true, timeoutMs: 5_000 }).catch(() => undefined);
-    if (!seen || seen.code !== 0) return unknown;
+    if (!seen || seen.code !== 0) return UNKNOWN_LAG;
     const lag = parseLag(seen.stdout);
     // Bytes behind the server: its current WAL position against what the standby replayed.
     const server = peerTarget(inputs);
-    const replayed = seen.stdout.trim().split('|')[3];
     const current = await run(server, pg(inputs, CURRENT_LSN), { allowFailure: true, timeoutMs: 5_000 }).catch(() => undefined);
-    if (replayed && current?.code === 0 && /^[0-9A-F]+\/[0-9A-F]+$/.test(current.stdout.trim())) {
-      lag.bytes = lsnBytes(current.stdout.trim()) - lsnBytes(replayed);
+    if (lag.replayLsn && current?.code === 0 && /^[0-9A-F]+\/[0-9A-F]+$/.test(current.stdout.trim())) {
+      lag.bytes = lsnBytes(current.stdout.trim()) - lsnBytes(lag.replayLsn);
     }
     return lag;
   };
@@ -261,10 +264,12 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     }
   };
 
-  const converge = async (inputs: StreamingReplicationInputs): Promise<StreamingReplicationOutputs> => {
+  /** `previous`: the outputs of the last create/update or refresh (an update's olds). */
+  const converge = async (inputs: StreamingReplicationInputs, previous?: StreamingReplicationOutputs): Promise<StreamingReplicationOutputs> => {
     const target = targetOf(inputs);
     const outcome: string[] = [];
-    let lag: Lag = { seconds: null, bytes: null, lastReplayedTransaction: null };
+    let lag = UNKNOWN_LAG;
+    let promotion: Promotion | null = null;
     if (inputs.role === 'primary' || inputs.role === 'standby') {
       if (!inputs.password) throw new Error(`${inputs.host}: streaming replication needs the replication role's password`);
       await run(target, pg(inputs, ACCESS, inputs.peer), { stdin: `${inputs.password}\n` });
@@ -282,6 +287,8 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })).stdout.trim();
       if (done === 'promoted') {
         outcome.push(`promoted; it had replayed the transactions committed up to ${lag.lastReplayedTransaction ?? '(none)'}`);
+        // The lag is only known while the server answers: the last one measured here as its standby is the record.
+        promotion = { atPromotion: lag, lastObservedLag: previous?.role === 'standby' ? previous.lag : null };
       }
     } else if (inputs.role === 'standby') {
       outcome.push((await run(target, pg(inputs, STANDBY, inputs.peer, inputs.host, String(inputs.generation), GENERATION_DIR,
@@ -290,7 +297,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     }
     const state = (await run(target, pg(inputs, STATE))).stdout.trim();
     const { kept, lastFileSync } = keptAndSynced((await run(target, pg(inputs, KEPT))).stdout);
-    return { ...inputs, state, lag, kept, lastFileSync, outcome: outcome.join('; ') || 'unchanged' };
+    return { ...inputs, state, lag, promotion, kept, lastFileSync, outcome: outcome.join('; ') || 'unchanged' };
   };
 
   return {
@@ -328,8 +335,8 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       const { kept, lastFileSync } = keptAndSynced((await run(target, pg(props, KEPT))).stdout);
       return { id, props: { ...props, state, kept, lastFileSync, lag: await lagOf(props) } };
     },
-    async update(_id: string, _olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
-      return { outs: await converge(news) };
+    async update(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
+      return { outs: await converge(news, olds) };
     },
     // Nothing to undo: the stack keeps host resources on delete (retainOnDelete), and a switch to
     // the nightly mode detaches a standby by a resource of its own (role "off" would keep it as it is).
@@ -357,6 +364,7 @@ export interface StreamingReplicationArgs extends HostArgs {
 export class StreamingReplication extends pulumi.dynamic.Resource {
   declare readonly state: pulumi.Output<string>;
   declare readonly lag: pulumi.Output<Lag>;
+  declare readonly promotion: pulumi.Output<Promotion | null>;
   declare readonly kept: pulumi.Output<string[]>;
   declare readonly outcome: pulumi.Output<string>;
   declare readonly lastFileSync: pulumi.Output<string>;
@@ -366,7 +374,7 @@ export class StreamingReplication extends pulumi.dynamic.Resource {
     super(streamingReplicationProvider(), name, {
       ...connectionProps(args), role, peer, peerHost, password: args.password && pulumi.secret(args.password), generation, serverData, handover,
       handoverMandatory, rebuild, dataDir: undefined, binDir: undefined, port: undefined,
-      state: undefined, lag: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,
+      state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,
     }, { ...opts, additionalSecretOutputs: [...SECRET_OUTPUTS, 'password'] });
   }
 }

@@ -7,6 +7,8 @@ import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { appliedPair, replicateNow, stackConfigOf } from '../../ops/replicateNow';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
+import type { Lag, Promotion } from '../../model/continuous';
+import { lsnBytes } from '../../providers/streamingReplication';
 import { sh, sql } from '../support/hosts';
 import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../support/writer';
 
@@ -29,7 +31,7 @@ const until = async (what: string, ok: () => Promise<boolean>, seconds: number) 
 const rowsOn = async (host: sandbox.HostName) =>
   new Set((await sql(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
 const replication = async () => (await engine.outputs()).replication as {
-  mode: string; lag: { seconds: number | null; bytes: number | null; lastReplayedTransaction: string | null } | null;
+  mode: string; lag: Lag | null; promotion: (Promotion & { host: string }) | null;
   state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string;
 };
 
@@ -152,6 +154,8 @@ describe('planned switches in continuous mode, the writer committing a row every
 
 describe('EMERGENCY and RECOVERY in continuous mode', () => {
   test('slayer killed mid-stream: megadeth promoted at once; rows lost within 1 s of writes, as the outputs say', async () => {
+    // megadeth's lag as the last up measured it, slayer answering.
+    const observed = (await replication()).lag!;
     const writer = new Writer([address('slayer')]);
     writer.start();
     await until('the writer commits', async () => writer.acked.length > 50, 10);
@@ -161,7 +165,7 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     await engine.up('EMERGENCY: slayer killed, continuous');
     expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('f');
     const lost = await lostOn('megadeth', acked);
-    const { lag, outcome } = await replication();
+    const { lag, outcome, promotion } = await replication();
     console.log(`EMERGENCY: ${acked.length} rows committed on slayer, ${lost.length} lost; outputs: ${JSON.stringify(lag)}; ${outcome}`);
     expect(lost.length).toBeLessThanOrEqual(50);
     // What the outputs report: every row committed after the last replayed transaction is lost, none before it.
@@ -170,6 +174,13 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     expect(acked.filter((row) => lostSet.has(row.n) && row.at <= lastReplayed)).toEqual([]);
     expect(acked.filter((row) => !lostSet.has(row.n) && row.at > lastReplayed + 1)).toEqual([]);
     expect(outcome).toContain('megadeth: promoted; it had replayed the transactions committed up to');
+    // Recorded, not inferred: what megadeth had replayed at the promotion (no bytes: slayer's position
+    // died with it), beside the lag last measured before it, bytes included.
+    expect(promotion).toEqual({ host: 'megadeth', atPromotion: lag, lastObservedLag: observed });
+    expect(observed).toMatchObject({ bytes: expect.any(Number), seconds: expect.any(Number), observedAt: expect.stringMatching(/Z$/) });
+    expect(lag).toMatchObject({ bytes: null, replayLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+    expect(lsnBytes(lag!.replayLsn!)).toBeGreaterThan(lsnBytes(observed.replayLsn!));
+    expect(Date.parse(lag!.observedAt!)).toBeGreaterThan(Date.parse(observed.observedAt!));
   });
 
   test('RECOVERY: the repaired slayer is rebuilt as megadeth\'s standby, its previous data directory kept and listed', async () => {
