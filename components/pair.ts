@@ -61,7 +61,8 @@ export class SounzPair extends pulumi.ComponentResource {
 
     // Continuous mode: the database streams, so the grab is the new server's handover (or a rebuild of
     // the returning standby), and the files follow by cron.
-    const parts = continuousSettings(config).mode === 'continuous' ? streamingParts(plan, next) : undefined;
+    const { mode, keepDataDirectories } = continuousSettings(config);
+    const parts = mode === 'continuous' ? streamingParts(plan, next) : undefined;
     const streaming = (h: Host, dependsOn: pulumi.Resource[], part = parts?.[h]) => {
       if (!part || part.role === 'off') return undefined;
       const peer = config[otherHost(h)];
@@ -71,6 +72,7 @@ export class SounzPair extends pulumi.ComponentResource {
         password: config.replication.password && pulumi.secret(config.replication.password), generation,
         serverData: plan.recordsAfter[server].data,
         handover: part.handoverFrom !== undefined, handoverMandatory: part.handoverMandatory, rebuild: part.rebuild,
+        keepDataDirectories,
       }, { ...keep, dependsOn });
     };
 

@@ -14,6 +14,7 @@
 // keeps serving. In an EMERGENCY the standby is promoted at once; what it had replayed is the outcome.
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
+import { keptToPrune } from '../model/continuous';
 import type { Lag, Promotion, StreamingRole } from '../model/continuous';
 import {
   checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf,
@@ -43,6 +44,8 @@ export interface StreamingReplicationInputs extends ConnectionInputs {
   handoverMandatory: boolean;
   /** standby: keep the data directory aside and take a base backup of the peer, whatever it holds. */
   rebuild: boolean;
+  /** After a base backup, the kept data directories beyond this many (the oldest) are deleted. */
+  keepDataDirectories: number;
 }
 
 export interface StreamingReplicationOutputs extends StreamingReplicationInputs {
@@ -167,7 +170,8 @@ follow; start
 wait_streaming 150 || { echo "the base backup of $peer started, but does not stream from it within 30 s" >&2; exit 1; }
 record
 note "rebuilt from $peer by a base backup\${kept:+, the previous data directory kept as $kept}"
-echo "rebuilt from $peer\${kept:+; kept: $kept}"`;
+echo "rebuilt from $peer\${kept:+; kept: $kept}"
+echo "just kept: $kept"`;
 
 // Lag, from the standby: "<seconds since the last replayed commit>|<its time, epoch seconds>|<receive - replay bytes>|<replay lsn>|<now, epoch seconds>".
 const LAG = `${COMMON}
@@ -198,6 +202,14 @@ start`;
 const DETACH = `${COMMON}
 start
 promote 'detached from streaming replication (nightly mode): writable on its own'`;
+
+// $4...: kept data directories to delete; anything else is refused.
+const PRUNE = `${COMMON}
+for d in "$@"; do
+  case "$d" in "$pgdata".kept-*) ;; *) echo "$d is not a kept data directory of $pgdata" >&2; exit 1 ;; esac
+  rm -rf -- "$d"
+  note "deleted the kept data directory $d (sounz:replication.keepDataDirectories)"
+done`;
 
 // The kept data directories, one a line, then the time of the last file sync.
 const KEPT = `${COMMON}
@@ -291,8 +303,16 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
         promotion = { atPromotion: lag, lastObservedLag: previous?.role === 'standby' ? previous.lag : null };
       }
     } else if (inputs.role === 'standby') {
-      outcome.push((await run(target, pg(inputs, STANDBY, inputs.peer, inputs.host, String(inputs.generation), GENERATION_DIR,
-        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData)), { timeoutMs: 600_000 })).stdout.trim());
+      const lines = (await run(target, pg(inputs, STANDBY, inputs.peer, inputs.host, String(inputs.generation), GENERATION_DIR,
+        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData)), { timeoutMs: 600_000 })).stdout.trim().split('\n');
+      const justKept = lines.find((line) => line.startsWith('just kept:'));
+      outcome.push(lines.filter((line) => line !== justKept).join('\n'));
+      // Only a base backup that streams keeps a directory aside; then the oldest beyond the setting go.
+      if (justKept !== undefined) {
+        const { kept } = keptAndSynced((await run(target, pg(inputs, KEPT))).stdout);
+        const prune = keptToPrune(kept, inputs.keepDataDirectories, justKept.slice('just kept:'.length).trim() || undefined);
+        if (prune.length > 0) await run(target, pg(inputs, PRUNE, ...prune));
+      }
       lag = await lagOf(inputs);
     }
     const state = (await run(target, pg(inputs, STATE))).stdout.trim();
@@ -317,13 +337,15 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
           handover: z.boolean(),
           handoverMandatory: z.boolean(),
           rebuild: z.boolean(),
+          keepDataDirectories: g.keepDataDirectories,
         };
       }, news);
     },
     async diff(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
       // A handover or rebuild belongs to its switch: it comes with a new generation, and alone (the
-      // next up of the same generation no longer asks for it) is no work.
-      const { handover: _h, handoverMandatory: _m, rebuild: _r, ...rest } = news;
+      // next up of the same generation no longer asks for it) is no work; so is the number of kept
+      // data directories, which only a rebuild applies.
+      const { handover: _h, handoverMandatory: _m, rebuild: _r, keepDataDirectories: _k, ...rest } = news;
       return diffInputs(olds, rest as StreamingReplicationInputs, ['dataDir']);
     },
     async create(inputs: StreamingReplicationInputs) {
@@ -359,6 +381,7 @@ export interface StreamingReplicationArgs extends HostArgs {
   handover: pulumi.Input<boolean>;
   handoverMandatory: pulumi.Input<boolean>;
   rebuild: pulumi.Input<boolean>;
+  keepDataDirectories: pulumi.Input<number>;
 }
 
 export class StreamingReplication extends pulumi.dynamic.Resource {
@@ -370,10 +393,10 @@ export class StreamingReplication extends pulumi.dynamic.Resource {
   declare readonly lastFileSync: pulumi.Output<string>;
 
   constructor(name: string, args: StreamingReplicationArgs, opts?: pulumi.CustomResourceOptions) {
-    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild } = args;
+    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories } = args;
     super(streamingReplicationProvider(), name, {
       ...connectionProps(args), role, peer, peerHost, password: args.password && pulumi.secret(args.password), generation, serverData, handover,
-      handoverMandatory, rebuild, dataDir: undefined, binDir: undefined, port: undefined,
+      handoverMandatory, rebuild, keepDataDirectories, dataDir: undefined, binDir: undefined, port: undefined,
       state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,
     }, { ...opts, additionalSecretOutputs: [...SECRET_OUTPUTS, 'password'] });
   }

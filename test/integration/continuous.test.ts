@@ -185,6 +185,10 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
 
   test('RECOVERY: the repaired slayer is rebuilt as megadeth\'s standby, its previous data directory kept and listed', async () => {
     await sandbox.revive('slayer');
+    // One kept data directory at most: an older one (as an earlier rebuild left it) goes after this rebuild.
+    await engine.setConfig('sounz:replication.keepDataDirectories', '1', { path: true });
+    const older = `${PGDATA}.kept-20000101-000000-g0`;
+    await sh('slayer', `install -d -o postgres -g postgres -m 0700 ${older} && echo 15 >${older}/PG_VERSION`);
     await engine.setStatuses(RECOVERY);
     await engine.up('RECOVERY: slayer repaired, continuous');
     const seen = await replication();
@@ -192,6 +196,7 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     expect(seen.outcome).toContain(`slayer: rebuilt from ${address('megadeth')}; kept: ${seen.kept.slayer[0]}`);
     // The kept directory is slayer's own cluster as it was when it died.
     expect(await sh('slayer', `cat ${seen.kept.slayer[0]}/PG_VERSION`)).toBe('15');
+    expect(await sh('slayer', `ls -d ${PGDATA}.kept-*`)).toBe(seen.kept.slayer[0]);
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (3000000)`);
     await until('the row on slayer', async () => (await rowsOn('slayer')).has(3000000), 10);
   });
@@ -214,11 +219,15 @@ describe('switching the replication mode is a config change and up, both ways', 
   });
 
   test('back to continuous: slayer is rebuilt as megadeth\'s hot standby and streams again', async () => {
+    const keptBefore = await sh('slayer', `ls -d ${PGDATA}.kept-*`);
     await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
     await engine.up('replication mode: continuous');
     expect(await sql('slayer', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('megadeth'));
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (5000000)`);
     await until('the row on slayer', async () => (await rowsOn('slayer')).has(5000000), 10);
-    expect((await replication()).kept.slayer).toHaveLength(2);
+    // sounz:replication.keepDataDirectories is 1 since RECOVERY: this rebuild's kept directory replaces RECOVERY's.
+    const { kept } = await replication();
+    expect(kept.slayer).toEqual([expect.stringMatching(new RegExp(`^${PGDATA}\\.kept-`))]);
+    expect(kept.slayer[0]).not.toBe(keptBefore);
   });
 });
