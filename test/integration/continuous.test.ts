@@ -34,6 +34,7 @@ const replication = async () => (await engine.outputs()).replication as {
   mode: string; lag: Lag | null; promotion: (Promotion & { host: string }) | null;
   state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string;
 };
+const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 beforeAll(async () => {
   info = await sandbox.up();
@@ -45,6 +46,8 @@ beforeAll(async () => {
   engine = await sandboxStack(info, 'continuous-test');
   await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
   await engine.setConfig('sounz:replication.password', PASSWORD, { secret: true, path: true });
+  // The files' cron job every minute while NORMAL runs, to see it fire (the planned switches put the default back).
+  await engine.setConfig('sounz:replication.filesSchedule', '* * * * *', { path: true });
 });
 afterEach(async () => {
   await Promise.all([...runningWriters].map((writer) => writer.stop()));
@@ -55,8 +58,14 @@ afterAll(async () => {
 });
 
 describe('NORMAL in continuous mode', () => {
+  /** When the first up ended, megadeth's cron file for pull-files in place. */
+  let cronInPlace = 0;
+
   test('megadeth is a hot standby streaming from slayer; its own old data directory is kept and listed', async () => {
     await engine.up('NORMAL: continuous replication');
+    cronInPlace = Date.now();
+    // Only megadeth's cron brings this over: the tests below call pull-files themselves only after seeing it.
+    await sh('slayer', 'echo written-for-cron >/data/sounz/by-cron.txt');
     expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('t');
     expect(await sql('megadeth', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('slayer'));
     expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
@@ -90,17 +99,25 @@ describe('NORMAL in continuous mode', () => {
   });
 
   test('the files follow by pull-files, by the nightly copy\'s rules; refresh reads the time of the last sync', async () => {
+    // Fired by cron (filesSchedule every minute) within 75 s of the up that wrote the cron file.
+    // The run is over once it has stamped the sync, just after the trees land.
+    await until('by-cron.txt pulled to megadeth by cron', async () => (await sh('megadeth', 'cat /data/sounz/by-cron.txt')) === 'written-for-cron' &&
+      STAMP.test(await sh('megadeth', 'cat /etc/sounz/last-file-sync')), Math.max(1, 75 - (Date.now() - cronInPlace) / 1000));
     await sh('slayer', 'echo written-on-slayer >/data/sounz/continuous.txt');
-    const run = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', 'pull-files', address('slayer')]);
+    // --wait: cron's run may hold the lock at this moment.
+    const run = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', '--wait', 'pull-files', address('slayer')]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toMatch(/^kept: \/data\/sounz\/\.sounz-replication\/kept\/\S+ /);
     expect(await sh('megadeth', 'cat /data/sounz/continuous.txt')).toBe('written-on-slayer');
     const synced = await sh('megadeth', 'cat /etc/sounz/last-file-sync');
     await engine.up('refresh: the last file sync', { extra: ['--refresh'] });
-    expect((await replication()).lastFileSync).toBe(synced);
+    // Cron may land another sync between reading the stamp and the refresh: the refresh reads one of them.
+    const { lastFileSync } = await replication();
+    expect(lastFileSync).toMatch(STAMP);
+    expect([synced <= lastFileSync, lastFileSync <= await sh('megadeth', 'cat /etc/sounz/last-file-sync')]).toEqual([true, true]);
     // A source that ranks below this host is refused, nothing changed (exit 77), as in the nightly copy.
     await sh('megadeth', 'echo 99 >/etc/sounz/generation/data');
-    const refused = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', 'pull-files', address('slayer')]);
+    const refused = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', '--wait', 'pull-files', address('slayer')]);
     expect([refused.code, refused.stderr.trim()]).toEqual([77, expect.stringContaining('refusing to copy older files')]);
     await sh('megadeth', 'echo 1 >/etc/sounz/generation/data');
   });
@@ -117,6 +134,8 @@ const lostOn = async (host: sandbox.HostName, acked: { n: number }[]) => {
 };
 
 describe('planned switches in continuous mode, the writer committing a row every 20 ms', () => {
+  beforeAll(() => engine.setConfig('sounz:replication.filesSchedule', '*/5 * * * *', { path: true }));
+
   const switchOver = async (to: sandbox.HostName, pair: typeof NORMAL, message: string) => {
     const from = to === 'megadeth' ? 'slayer' : 'megadeth';
     const writer = new Writer([address(from), address(to)]);
