@@ -7,7 +7,7 @@ import { join } from 'path';
 import { PROJECT_DIR } from './project';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
-import { continuousSettings, Lag, streamingParts } from '../model/continuous';
+import { continuousSettings, Lag, Promotion, streamingParts } from '../model/continuous';
 
 import { Pair, pairText } from '../model/pairs';
 import { UpPlan } from '../model/situation';
@@ -62,7 +62,8 @@ export class SounzPair extends pulumi.ComponentResource {
 
     // Continuous mode: the database streams, so the grab is the new server's handover (or a rebuild of
     // the returning standby), and the files follow by cron.
-    const parts = continuousSettings(config).mode === 'continuous' ? streamingParts(plan, next) : undefined;
+    const { mode, keepDataDirectories } = continuousSettings(config);
+    const parts = mode === 'continuous' ? streamingParts(plan, next) : undefined;
     const streaming = (h: Host, dependsOn: pulumi.Resource[], part = parts?.[h]) => {
       if (!part || part.role === 'off') return undefined;
       const peer = config[otherHost(h)];
@@ -72,6 +73,7 @@ export class SounzPair extends pulumi.ComponentResource {
         password: config.replication.password && pulumi.secret(config.replication.password), generation,
         serverData: plan.recordsAfter[server].data,
         handover: part.handoverFrom !== undefined, handoverMandatory: part.handoverMandatory, rebuild: part.rebuild,
+        keepDataDirectories,
       }, { ...keep, dependsOn });
     };
 
@@ -131,14 +133,18 @@ export class SounzPair extends pulumi.ComponentResource {
     const standbyStreaming = contacted(partner) ? streaming(partner, [...released, ...grabbed]) : undefined;
     this.streaming = { server: serverStreaming, standby: standbyStreaming };
     const named = (h: Host, r: StreamingReplication | undefined) => r && { host: config[h].name, r };
+    const promotionOf = (p: Promotion | null | undefined) => (p ? { host: config[server].name, ...p } : null);
     const reported = [named(server, serverStreaming), named(partner, standbyStreaming)].filter((x) => x !== undefined);
     this.replication = !parts ? pulumi.output({ mode: 'nightly' }) : pulumi.all(reported.map(({ host, r }) =>
-      pulumi.all([r.state, r.lag, r.kept, r.outcome, r.lastFileSync])
-        .apply(([state, lag, kept, outcome, lastFileSync]) => ({ host, state, lag, kept, outcome, lastFileSync }))))
+      pulumi.all([r.state, r.lag, r.promotion, r.kept, r.outcome, r.lastFileSync])
+        .apply(([state, lag, promotion, kept, outcome, lastFileSync]) => ({ host, state, lag, promotion, kept, outcome, lastFileSync }))))
       .apply((seen) => ({
         mode: 'continuous',
         // The standby's lag; without one, what the server had replayed when it was promoted.
         lag: (seen.find((s) => s.host === config[partner].name) ?? seen[0])?.lag as Lag | undefined ?? null,
+        // The server's promotion, if the up that last converged it promoted it: what it had replayed
+        // then, and the lag last observed while it was the standby.
+        promotion: promotionOf(seen.find((s) => s.host === config[server].name)?.promotion),
         // When the standby last landed the data areas and the index (sounz-replicate pull-files).
         lastFileSync: seen.find((s) => s.host === config[partner].name)?.lastFileSync ?? 'never',
         state: Object.fromEntries(seen.map((s) => [s.host, s.state])),

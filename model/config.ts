@@ -16,6 +16,7 @@ import {
   interfaceName,
   ipv4Address,
   keepDays,
+  keepDataDirectories,
   openSshPrivateKey,
   openSshPublicKey,
   port,
@@ -141,8 +142,10 @@ export const stackConfigSchema = z
             filesSchedule: cronSchedule.optional(),
             /** In continuous mode, the password of the replication role: a secret. */
             password: replicationPassword.optional(),
+            /** In continuous mode, how many PostgreSQL data directories a rebuild keeps aside on a host. */
+            keepDataDirectories: keepDataDirectories.optional(),
           },
-          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, mode, filesSchedule, password}' },
+          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, mode, filesSchedule, password, keepDataDirectories}' },
         )
         .strict(),
     ),
@@ -177,7 +180,7 @@ const EXAMPLE = {
   serviceLabel: `${DEFAULTS.serviceInterface}:1`,
   fenceCommand: ['ipmitool', '-H', '{host}-ipmi', 'chassis', 'power', 'off'],
   ports: DEFAULTS.ports,
-  replication: { ...DEFAULTS.replication, appRole: 'sounz_app', mode: 'nightly', filesSchedule: '*/5 * * * *', password: '(secret)' },
+  replication: { ...DEFAULTS.replication, appRole: 'sounz_app', mode: 'nightly', filesSchedule: '*/5 * * * *', password: '(secret)', keepDataDirectories: 3 },
 };
 
 type Path = ReadonlyArray<string | number>;

@@ -14,13 +14,17 @@ import { HOSTS, Host, CronJob, otherHost, roleOf } from './statuses';
 
 export type ReplicationMode = 'nightly' | 'continuous';
 
-/** `sounz:replication.mode` and `.filesSchedule` when not set: the runbook's nightly copy; files every 5 minutes. */
-export const REPLICATION_MODE_DEFAULTS = { mode: 'nightly' as ReplicationMode, filesSchedule: '*/5 * * * *' };
+/**
+ * `sounz:replication.mode`, `.filesSchedule` and `.keepDataDirectories` when not set: the runbook's
+ * nightly copy; files every 5 minutes; 3 data directories kept aside by rebuilds.
+ */
+export const REPLICATION_MODE_DEFAULTS = { mode: 'nightly' as ReplicationMode, filesSchedule: '*/5 * * * *', keepDataDirectories: 3 };
 
-/** The replication mode and the files' schedule of a config, with their defaults. */
-export function continuousSettings(config: StackConfig): { mode: ReplicationMode; filesSchedule: string } {
-  const { mode = REPLICATION_MODE_DEFAULTS.mode, filesSchedule = REPLICATION_MODE_DEFAULTS.filesSchedule } = config.replication;
-  return { mode, filesSchedule };
+/** The replication mode, the files' schedule and how many kept data directories stay, with their defaults. */
+export function continuousSettings(config: StackConfig): typeof REPLICATION_MODE_DEFAULTS {
+  const { mode = REPLICATION_MODE_DEFAULTS.mode, filesSchedule = REPLICATION_MODE_DEFAULTS.filesSchedule,
+    keepDataDirectories = REPLICATION_MODE_DEFAULTS.keepDataDirectories } = config.replication;
+  return { mode, filesSchedule, keepDataDirectories };
 }
 
 /** A host's part in streaming replication: the writable server, a hot standby, neither, or detached from it (nightly mode again). */
@@ -98,4 +102,27 @@ export interface Lag {
   bytes: number | null;
   /** Commit time of the last transaction the standby replayed (ISO), or null. */
   lastReplayedTransaction: string | null;
+  /** The WAL position the standby had replayed up to (`X/Y`), or null. */
+  replayLsn: string | null;
+  /** When it was measured, by the standby's clock (ISO). */
+  observedAt: string | null;
+}
+
+/**
+ * A promotion, as the promoted host recorded it: what it had replayed at that moment (the server's
+ * position is not known then: in an EMERGENCY it is dead), and the lag last measured while it was
+ * the standby (by an up or refresh before the promotion, with the server answering), bytes included.
+ */
+export interface Promotion {
+  atPromotion: Lag;
+  lastObservedLag: Lag | null;
+}
+
+/**
+ * The kept data directories (`<data dir>.kept-<date>-<time>-g<generation>`) to delete so that at most
+ * `keep` stay: the oldest first (the names sort by the time they were kept), never `justKept`.
+ */
+export function keptToPrune(kept: readonly string[], keep: number, justKept: string | undefined): string[] {
+  const older = [...kept].filter((dir) => dir !== justKept).sort();
+  return older.slice(0, Math.max(0, older.length - (justKept === undefined ? keep : keep - 1)));
 }

@@ -142,6 +142,8 @@ export function grammar(z: Zod) {
 
   const keepDays = integer(1, 365, 'a number of days, an integer from 1 to 365');
 
+  const keepDataDirectories = integer(1, 100, 'a number of data directories, an integer from 1 to 100');
+
   const CRON_FIELDS = [
     { min: 0, max: 59 }, // minute
     { min: 0, max: 23 }, // hour
@@ -208,7 +210,7 @@ export function grammar(z: Zod) {
     errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
   });
 
-  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, cronSchedule };
+  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, keepDataDirectories, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

@@ -19,6 +19,7 @@ export const {
   databaseName,
   roleName,
   keepDays,
+  keepDataDirectories,
   cronSchedule,
   rsyncModule,
   replicationPassword,

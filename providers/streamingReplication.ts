@@ -14,7 +14,8 @@
 // keeps serving. In an EMERGENCY the standby is promoted at once; what it had replayed is the outcome.
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
-import type { Lag, StreamingRole } from '../model/continuous';
+import { keptToPrune } from '../model/continuous';
+import type { Lag, Promotion, StreamingRole } from '../model/continuous';
 import {
   checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf,
 } from './contract';
@@ -43,6 +44,8 @@ export interface StreamingReplicationInputs extends ConnectionInputs {
   handoverMandatory: boolean;
   /** standby: keep the data directory aside and take a base backup of the peer, whatever it holds. */
   rebuild: boolean;
+  /** After a base backup, the kept data directories beyond this many (the oldest) are deleted. */
+  keepDataDirectories: number;
 }
 
 export interface StreamingReplicationOutputs extends StreamingReplicationInputs {
@@ -50,6 +53,8 @@ export interface StreamingReplicationOutputs extends StreamingReplicationInputs 
   state: string;
   /** standby: its lag behind the server; primary: at its promotion, what it had replayed (else unknown). */
   lag: Lag;
+  /** primary: the promotion this create/update did, else null. */
+  promotion: Promotion | null;
   /** Data directories kept aside on this host (newest last). */
   kept: string[];
   /** What this create/update did, in words: handover, promotion, base backup. */
@@ -165,12 +170,13 @@ follow; start
 wait_streaming 150 || { echo "the base backup of $peer started, but does not stream from it within 30 s" >&2; exit 1; }
 record
 note "rebuilt from $peer by a base backup\${kept:+, the previous data directory kept as $kept}"
-echo "rebuilt from $peer\${kept:+; kept: $kept}"`;
+echo "rebuilt from $peer\${kept:+; kept: $kept}"
+echo "just kept: $kept"`;
 
-// Lag, from the standby: "<seconds since the last replayed commit>|<its time, epoch seconds>|<receive - replay bytes>|<replay lsn>".
+// Lag, from the standby: "<seconds since the last replayed commit>|<its time, epoch seconds>|<receive - replay bytes>|<replay lsn>|<now, epoch seconds>".
 const LAG = `${COMMON}
 q "SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::text, ''), coalesce(extract(epoch FROM pg_last_xact_replay_timestamp())::text, ''),
-  coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, ''), coalesce(pg_last_wal_replay_lsn()::text, '')"`;
+  coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, ''), coalesce(pg_last_wal_replay_lsn()::text, ''), extract(epoch FROM now())"`;
 
 const CURRENT_LSN = `${COMMON}
 q 'SELECT pg_current_wal_lsn()'`;
@@ -197,6 +203,14 @@ const DETACH = `${COMMON}
 start
 promote 'detached from streaming replication (nightly mode): writable on its own'`;
 
+// $4...: kept data directories to delete; anything else is refused.
+const PRUNE = `${COMMON}
+for d in "$@"; do
+  case "$d" in "$pgdata".kept-*) ;; *) echo "$d is not a kept data directory of $pgdata" >&2; exit 1 ;; esac
+  rm -rf -- "$d"
+  note "deleted the kept data directory $d (sounz:replication.keepDataDirectories)"
+done`;
+
 // The kept data directories, one a line, then the time of the last file sync.
 const KEPT = `${COMMON}
 for d in "$pgdata".kept-*; do [ -d "$d" ] && echo "$d"; done
@@ -216,10 +230,13 @@ sender=$(q "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streami
 if [ -n "$sender" ]; then echo "streaming from $sender"; else echo "standby, not streaming"; fi`;
 
 export function parseLag(line: string): Lag {
-  const [seconds, time, bytes] = line.trim().split('|');
+  const [seconds, time, bytes, replayLsn, now] = line.trim().split('|');
   const number = (s: string | undefined) => (s === undefined || s === '' ? null : Math.round(Number(s) * 1000) / 1000);
-  return { seconds: number(seconds), bytes: number(bytes), lastReplayedTransaction: time ? new Date(Number(time) * 1000).toISOString() : null };
+  const iso = (epoch: string | undefined) => (epoch ? new Date(Number(epoch) * 1000).toISOString() : null);
+  return { seconds: number(seconds), bytes: number(bytes), lastReplayedTransaction: iso(time), replayLsn: replayLsn || null, observedAt: iso(now) };
 }
+
+const UNKNOWN_LAG: Lag = { seconds: null, bytes: null, lastReplayedTransaction: null, replayLsn: null, observedAt: null };
 
 export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const pg = (inputs: StreamingReplicationInputs, text: string, ...args: string[]) =>
@@ -228,17 +245,15 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
 
   /** A standby's lag behind its server, measured on both (the server may not answer). */
   const lagOf = async (inputs: StreamingReplicationInputs): Promise<Lag> => {
-    const unknown: Lag = { seconds: null, bytes: null, lastReplayedTransaction: null };
-    if (inputs.role !== 'standby') return unknown;
+    if (inputs.role !== 'standby') return UNKNOWN_LAG;
     const seen = await run(targetOf(inputs), pg(inputs, LAG), { allowFailure: true, timeoutMs: 5_000 }).catch(() => undefined);
-    if (!seen || seen.code !== 0) return unknown;
+    if (!seen || seen.code !== 0) return UNKNOWN_LAG;
     const lag = parseLag(seen.stdout);
     // Bytes behind the server: its current WAL position against what the standby replayed.
     const server = peerTarget(inputs);
-    const replayed = seen.stdout.trim().split('|')[3];
     const current = await run(server, pg(inputs, CURRENT_LSN), { allowFailure: true, timeoutMs: 5_000 }).catch(() => undefined);
-    if (replayed && current?.code === 0 && /^[0-9A-F]+\/[0-9A-F]+$/.test(current.stdout.trim())) {
-      lag.bytes = lsnBytes(current.stdout.trim()) - lsnBytes(replayed);
+    if (lag.replayLsn && current?.code === 0 && /^[0-9A-F]+\/[0-9A-F]+$/.test(current.stdout.trim())) {
+      lag.bytes = lsnBytes(current.stdout.trim()) - lsnBytes(lag.replayLsn);
     }
     return lag;
   };
@@ -261,10 +276,12 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     }
   };
 
-  const converge = async (inputs: StreamingReplicationInputs): Promise<StreamingReplicationOutputs> => {
+  /** `previous`: the outputs of the last create/update or refresh (an update's olds). */
+  const converge = async (inputs: StreamingReplicationInputs, previous?: StreamingReplicationOutputs): Promise<StreamingReplicationOutputs> => {
     const target = targetOf(inputs);
     const outcome: string[] = [];
-    let lag: Lag = { seconds: null, bytes: null, lastReplayedTransaction: null };
+    let lag = UNKNOWN_LAG;
+    let promotion: Promotion | null = null;
     if (inputs.role === 'primary' || inputs.role === 'standby') {
       if (!inputs.password) throw new Error(`${inputs.host}: streaming replication needs the replication role's password`);
       await run(target, pg(inputs, ACCESS, inputs.peer), { stdin: `${inputs.password}\n` });
@@ -282,15 +299,25 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })).stdout.trim();
       if (done === 'promoted') {
         outcome.push(`promoted; it had replayed the transactions committed up to ${lag.lastReplayedTransaction ?? '(none)'}`);
+        // The lag is only known while the server answers: the last one measured here as its standby is the record.
+        promotion = { atPromotion: lag, lastObservedLag: previous?.role === 'standby' ? previous.lag : null };
       }
     } else if (inputs.role === 'standby') {
-      outcome.push((await run(target, pg(inputs, STANDBY, inputs.peer, inputs.host, String(inputs.generation), GENERATION_DIR,
-        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData)), { timeoutMs: 600_000 })).stdout.trim());
+      const lines = (await run(target, pg(inputs, STANDBY, inputs.peer, inputs.host, String(inputs.generation), GENERATION_DIR,
+        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData)), { timeoutMs: 600_000 })).stdout.trim().split('\n');
+      const justKept = lines.find((line) => line.startsWith('just kept:'));
+      outcome.push(lines.filter((line) => line !== justKept).join('\n'));
+      // Only a base backup that streams keeps a directory aside; then the oldest beyond the setting go.
+      if (justKept !== undefined) {
+        const { kept } = keptAndSynced((await run(target, pg(inputs, KEPT))).stdout);
+        const prune = keptToPrune(kept, inputs.keepDataDirectories, justKept.slice('just kept:'.length).trim() || undefined);
+        if (prune.length > 0) await run(target, pg(inputs, PRUNE, ...prune));
+      }
       lag = await lagOf(inputs);
     }
     const state = (await run(target, pg(inputs, STATE))).stdout.trim();
     const { kept, lastFileSync } = keptAndSynced((await run(target, pg(inputs, KEPT))).stdout);
-    return { ...inputs, state, lag, kept, lastFileSync, outcome: outcome.join('; ') || 'unchanged' };
+    return { ...inputs, state, lag, promotion, kept, lastFileSync, outcome: outcome.join('; ') || 'unchanged' };
   };
 
   return {
@@ -310,13 +337,15 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
           handover: z.boolean(),
           handoverMandatory: z.boolean(),
           rebuild: z.boolean(),
+          keepDataDirectories: g.keepDataDirectories,
         };
       }, news);
     },
     async diff(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
       // A handover or rebuild belongs to its switch: it comes with a new generation, and alone (the
-      // next up of the same generation no longer asks for it) is no work.
-      const { handover: _h, handoverMandatory: _m, rebuild: _r, ...rest } = news;
+      // next up of the same generation no longer asks for it) is no work; so is the number of kept
+      // data directories, which only a rebuild applies.
+      const { handover: _h, handoverMandatory: _m, rebuild: _r, keepDataDirectories: _k, ...rest } = news;
       return diffInputs(olds, rest as StreamingReplicationInputs, ['dataDir']);
     },
     async create(inputs: StreamingReplicationInputs) {
@@ -328,8 +357,8 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       const { kept, lastFileSync } = keptAndSynced((await run(target, pg(props, KEPT))).stdout);
       return { id, props: { ...props, state, kept, lastFileSync, lag: await lagOf(props) } };
     },
-    async update(_id: string, _olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
-      return { outs: await converge(news) };
+    async update(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
+      return { outs: await converge(news, olds) };
     },
     // Nothing to undo: the stack keeps host resources on delete (retainOnDelete), and a switch to
     // the nightly mode detaches a standby by a resource of its own (role "off" would keep it as it is).
@@ -352,21 +381,23 @@ export interface StreamingReplicationArgs extends HostArgs {
   handover: pulumi.Input<boolean>;
   handoverMandatory: pulumi.Input<boolean>;
   rebuild: pulumi.Input<boolean>;
+  keepDataDirectories: pulumi.Input<number>;
 }
 
 export class StreamingReplication extends pulumi.dynamic.Resource {
   declare readonly state: pulumi.Output<string>;
   declare readonly lag: pulumi.Output<Lag>;
+  declare readonly promotion: pulumi.Output<Promotion | null>;
   declare readonly kept: pulumi.Output<string[]>;
   declare readonly outcome: pulumi.Output<string>;
   declare readonly lastFileSync: pulumi.Output<string>;
 
   constructor(name: string, args: StreamingReplicationArgs, opts?: pulumi.CustomResourceOptions) {
-    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild } = args;
+    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories } = args;
     super(streamingReplicationProvider(), name, {
       ...connectionProps(args), role, peer, peerHost, password: args.password && pulumi.secret(args.password), generation, serverData, handover,
-      handoverMandatory, rebuild, dataDir: undefined, binDir: undefined, port: undefined,
-      state: undefined, lag: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,
+      handoverMandatory, rebuild, keepDataDirectories, dataDir: undefined, binDir: undefined, port: undefined,
+      state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,
     }, { ...opts, additionalSecretOutputs: [...SECRET_OUTPUTS, 'password'] });
   }
 }

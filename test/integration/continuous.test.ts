@@ -7,6 +7,8 @@ import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { appliedPair, replicateNow, stackConfigOf } from '../../ops/replicateNow';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
+import type { Lag, Promotion } from '../../model/continuous';
+import { lsnBytes } from '../../providers/streamingReplication';
 import { sh, sql } from '../support/hosts';
 import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../support/writer';
 
@@ -29,9 +31,10 @@ const until = async (what: string, ok: () => Promise<boolean>, seconds: number) 
 const rowsOn = async (host: sandbox.HostName) =>
   new Set((await sql(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
 const replication = async () => (await engine.outputs()).replication as {
-  mode: string; lag: { seconds: number | null; bytes: number | null; lastReplayedTransaction: string | null } | null;
+  mode: string; lag: Lag | null; promotion: (Promotion & { host: string }) | null;
   state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string;
 };
+const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 beforeAll(async () => {
   info = await sandbox.up();
@@ -43,6 +46,8 @@ beforeAll(async () => {
   engine = await sandboxStack(info, 'continuous-test');
   await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
   await engine.setConfig('sounz:replication.password', PASSWORD, { secret: true, path: true });
+  // The files' cron job every minute while NORMAL runs, to see it fire (the planned switches put the default back).
+  await engine.setConfig('sounz:replication.filesSchedule', '* * * * *', { path: true });
 });
 afterEach(async () => {
   await Promise.all([...runningWriters].map((writer) => writer.stop()));
@@ -53,8 +58,14 @@ afterAll(async () => {
 });
 
 describe('NORMAL in continuous mode', () => {
+  /** When the first up ended, megadeth's cron file for pull-files in place. */
+  let cronInPlace = 0;
+
   test('megadeth is a hot standby streaming from slayer; its own old data directory is kept and listed', async () => {
     await engine.up('NORMAL: continuous replication');
+    cronInPlace = Date.now();
+    // Only megadeth's cron brings this over: the tests below call pull-files themselves only after seeing it.
+    await sh('slayer', 'echo written-for-cron >/data/sounz/by-cron.txt');
     expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('t');
     expect(await sql('megadeth', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('slayer'));
     expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
@@ -88,17 +99,25 @@ describe('NORMAL in continuous mode', () => {
   });
 
   test('the files follow by pull-files, by the nightly copy\'s rules; refresh reads the time of the last sync', async () => {
+    // Fired by cron (filesSchedule every minute) within 75 s of the up that wrote the cron file.
+    // The run is over once it has stamped the sync, just after the trees land.
+    await until('by-cron.txt pulled to megadeth by cron', async () => (await sh('megadeth', 'cat /data/sounz/by-cron.txt')) === 'written-for-cron' &&
+      STAMP.test(await sh('megadeth', 'cat /etc/sounz/last-file-sync')), Math.max(1, 75 - (Date.now() - cronInPlace) / 1000));
     await sh('slayer', 'echo written-on-slayer >/data/sounz/continuous.txt');
-    const run = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', 'pull-files', address('slayer')]);
+    // --wait: cron's run may hold the lock at this moment.
+    const run = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', '--wait', 'pull-files', address('slayer')]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toMatch(/^kept: \/data\/sounz\/\.sounz-replication\/kept\/\S+ /);
     expect(await sh('megadeth', 'cat /data/sounz/continuous.txt')).toBe('written-on-slayer');
     const synced = await sh('megadeth', 'cat /etc/sounz/last-file-sync');
     await engine.up('refresh: the last file sync', { extra: ['--refresh'] });
-    expect((await replication()).lastFileSync).toBe(synced);
+    // Cron may land another sync between reading the stamp and the refresh: the refresh reads one of them.
+    const { lastFileSync } = await replication();
+    expect(lastFileSync).toMatch(STAMP);
+    expect([synced <= lastFileSync, lastFileSync <= await sh('megadeth', 'cat /etc/sounz/last-file-sync')]).toEqual([true, true]);
     // A source that ranks below this host is refused, nothing changed (exit 77), as in the nightly copy.
     await sh('megadeth', 'echo 99 >/etc/sounz/generation/data');
-    const refused = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', 'pull-files', address('slayer')]);
+    const refused = await sandbox.execOn('megadeth', ['/usr/share/sounz/scripts/dr/sounz-replicate', '--wait', 'pull-files', address('slayer')]);
     expect([refused.code, refused.stderr.trim()]).toEqual([77, expect.stringContaining('refusing to copy older files')]);
     await sh('megadeth', 'echo 1 >/etc/sounz/generation/data');
   });
@@ -115,6 +134,8 @@ const lostOn = async (host: sandbox.HostName, acked: { n: number }[]) => {
 };
 
 describe('planned switches in continuous mode, the writer committing a row every 20 ms', () => {
+  beforeAll(() => engine.setConfig('sounz:replication.filesSchedule', '*/5 * * * *', { path: true }));
+
   const switchOver = async (to: sandbox.HostName, pair: typeof NORMAL, message: string) => {
     const from = to === 'megadeth' ? 'slayer' : 'megadeth';
     const writer = new Writer([address(from), address(to)]);
@@ -152,6 +173,8 @@ describe('planned switches in continuous mode, the writer committing a row every
 
 describe('EMERGENCY and RECOVERY in continuous mode', () => {
   test('slayer killed mid-stream: megadeth promoted at once; rows lost within 1 s of writes, as the outputs say', async () => {
+    // megadeth's lag as the last up measured it, slayer answering.
+    const observed = (await replication()).lag!;
     const writer = new Writer([address('slayer')]);
     writer.start();
     await until('the writer commits', async () => writer.acked.length > 50, 10);
@@ -161,7 +184,7 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     await engine.up('EMERGENCY: slayer killed, continuous');
     expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('f');
     const lost = await lostOn('megadeth', acked);
-    const { lag, outcome } = await replication();
+    const { lag, outcome, promotion } = await replication();
     console.log(`EMERGENCY: ${acked.length} rows committed on slayer, ${lost.length} lost; outputs: ${JSON.stringify(lag)}; ${outcome}`);
     expect(lost.length).toBeLessThanOrEqual(50);
     // What the outputs report: every row committed after the last replayed transaction is lost, none before it.
@@ -170,10 +193,21 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     expect(acked.filter((row) => lostSet.has(row.n) && row.at <= lastReplayed)).toEqual([]);
     expect(acked.filter((row) => !lostSet.has(row.n) && row.at > lastReplayed + 1)).toEqual([]);
     expect(outcome).toContain('megadeth: promoted; it had replayed the transactions committed up to');
+    // Recorded, not inferred: what megadeth had replayed at the promotion (no bytes: slayer's position
+    // died with it), beside the lag last measured before it, bytes included.
+    expect(promotion).toEqual({ host: 'megadeth', atPromotion: lag, lastObservedLag: observed });
+    expect(observed).toMatchObject({ bytes: expect.any(Number), seconds: expect.any(Number), observedAt: expect.stringMatching(/Z$/) });
+    expect(lag).toMatchObject({ bytes: null, replayLsn: expect.stringMatching(/^[0-9A-F]+\/[0-9A-F]+$/) });
+    expect(lsnBytes(lag!.replayLsn!)).toBeGreaterThan(lsnBytes(observed.replayLsn!));
+    expect(Date.parse(lag!.observedAt!)).toBeGreaterThan(Date.parse(observed.observedAt!));
   });
 
   test('RECOVERY: the repaired slayer is rebuilt as megadeth\'s standby, its previous data directory kept and listed', async () => {
     await sandbox.revive('slayer');
+    // One kept data directory at most: an older one (as an earlier rebuild left it) goes after this rebuild.
+    await engine.setConfig('sounz:replication.keepDataDirectories', '1', { path: true });
+    const older = `${PGDATA}.kept-20000101-000000-g0`;
+    await sh('slayer', `install -d -o postgres -g postgres -m 0700 ${older} && echo 15 >${older}/PG_VERSION`);
     await engine.setStatuses(RECOVERY);
     await engine.up('RECOVERY: slayer repaired, continuous');
     const seen = await replication();
@@ -181,6 +215,7 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     expect(seen.outcome).toContain(`slayer: rebuilt from ${address('megadeth')}; kept: ${seen.kept.slayer[0]}`);
     // The kept directory is slayer's own cluster as it was when it died.
     expect(await sh('slayer', `cat ${seen.kept.slayer[0]}/PG_VERSION`)).toBe('15');
+    expect(await sh('slayer', `ls -d ${PGDATA}.kept-*`)).toBe(seen.kept.slayer[0]);
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (3000000)`);
     await until('the row on slayer', async () => (await rowsOn('slayer')).has(3000000), 10);
   });
@@ -203,11 +238,15 @@ describe('switching the replication mode is a config change and up, both ways', 
   });
 
   test('back to continuous: slayer is rebuilt as megadeth\'s hot standby and streams again', async () => {
+    const keptBefore = await sh('slayer', `ls -d ${PGDATA}.kept-*`);
     await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
     await engine.up('replication mode: continuous');
     expect(await sql('slayer', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('megadeth'));
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (5000000)`);
     await until('the row on slayer', async () => (await rowsOn('slayer')).has(5000000), 10);
-    expect((await replication()).kept.slayer).toHaveLength(2);
+    // sounz:replication.keepDataDirectories is 1 since RECOVERY: this rebuild's kept directory replaces RECOVERY's.
+    const { kept } = await replication();
+    expect(kept.slayer).toEqual([expect.stringMatching(new RegExp(`^${PGDATA}\\.kept-`))]);
+    expect(kept.slayer[0]).not.toBe(keptBefore);
   });
 });

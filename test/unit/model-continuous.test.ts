@@ -1,5 +1,5 @@
 // Continuous replication in the model: the config keys (issue 14) and each host's part per procedure.
-import { ConfigError, continuousSettings, NORMAL, RECOVERY, aloneOn, cronJobsOf, parseStackConfig, planSwitch, problemText, roleOf, streamingParts } from '../../model';
+import { ConfigError, continuousSettings, keptToPrune, NORMAL, RECOVERY, aloneOn, cronJobsOf, parseStackConfig, planSwitch, problemText, roleOf, streamingParts } from '../../model';
 import type { Pair, SwitchPlan } from '../../model';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGjSeuXT3SqlAH7BNVe15C8DL+wmlGgjKcrSsposjiVV';
@@ -28,7 +28,7 @@ function problemsOf(replication: Record<string, unknown>, secretKeys: string[] =
 describe('sounz:replication.mode', () => {
   test('is nightly by default, with the files every five minutes when continuous', () => {
     const config = parseStackConfig(BASE);
-    expect(continuousSettings(config)).toEqual({ mode: 'nightly', filesSchedule: '*/5 * * * *' });
+    expect(continuousSettings(config)).toEqual({ mode: 'nightly', filesSchedule: '*/5 * * * *', keepDataDirectories: 3 });
     expect(config.replication.password).toBeUndefined();
   });
 
@@ -55,6 +55,14 @@ describe('sounz:replication.mode', () => {
     const problems = problemsOf({ mode: 'continuous', password: "it's:short" }, []).join('\n');
     expect(problems).toContain('sounz:replication.password = (secret): expected a password of 16 to 128 characters');
     expect(problems).not.toContain("it's");
+  });
+
+  test('keepDataDirectories: an integer from 1, 3 by default', () => {
+    expect(continuousSettings(parseStackConfig({ ...BASE, replication: { keepDataDirectories: '1' } })).keepDataDirectories).toBe(1);
+    expect(problemsOf({ keepDataDirectories: 0 }, [])).toEqual([
+      'sounz:replication.keepDataDirectories = 0: expected a number of data directories, an integer from 1 to 100. ' +
+        "Fix: pulumi config set --path 'sounz:replication.keepDataDirectories' 3",
+    ]);
   });
 
   test('an unknown mode is refused with the two there are', () => {
@@ -109,5 +117,23 @@ describe('each host\'s part in streaming replication', () => {
     expect(cronJobsOf(roleOf('standby').cronJobs, 'continuous')).toEqual(['pull-files']);
     expect(cronJobsOf(roleOf('production').cronJobs, 'continuous')).toEqual(['dump']);
     expect(cronJobsOf(roleOf('standby').cronJobs, 'nightly')).toEqual(['pull-and-restore']);
+  });
+});
+
+describe('the kept data directories a rebuild leaves', () => {
+  const kept = (stamp: string, g: number) => `/var/lib/postgresql/15/main.kept-${stamp}-g${g}`;
+  const [a, b, c, d] = [kept('20250101-020000', 1), kept('20250102-020000', 2), kept('20250103-020000', 3), kept('20250104-020000', 4)];
+
+  test('the oldest go beyond the number to keep, the one just kept counted and never among them', () => {
+    expect(keptToPrune([c, a, d, b], 3, d)).toEqual([a]);
+    expect(keptToPrune([c, a, d, b], 1, d)).toEqual([a, b, c]);
+    // A host whose clock went back: the one just kept sorts first, and stays.
+    expect(keptToPrune([a, b, c], 1, a)).toEqual([b, c]);
+  });
+
+  test('nothing goes while there are no more than the number; a rebuild that kept nothing keeps that many', () => {
+    expect(keptToPrune([a, b, c], 3, c)).toEqual([]);
+    expect(keptToPrune([], 1, undefined)).toEqual([]);
+    expect(keptToPrune([b, a, c], 2, undefined)).toEqual([a]);
   });
 });

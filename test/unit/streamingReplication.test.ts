@@ -1,17 +1,28 @@
 // The StreamingReplication provider with the SSH runner injected: what reaches a host, and how (the
 // password on stdin only), how it diffs and refuses; the engine-level test is test/integration/continuous.test.ts.
 import { createHash, createHmac, pbkdf2Sync } from 'crypto';
-import { fakeRunner, HOST_KEY, PRIVATE_KEY } from '../support/fakeRunner';
-import { lsnBytes, parseLag, scramVerifier, streamingReplicationProvider } from '../../providers/streamingReplication';
+import type { CommandResult } from '../../providers/ssh';
+import { Call, fakeRunner, HOST_KEY, PRIVATE_KEY } from '../support/fakeRunner';
+import { lsnBytes, parseLag, scramVerifier, StreamingReplicationOutputs, streamingReplicationProvider } from '../../providers/streamingReplication';
 
 const PASSWORD = 'Zq3.vT8_~kL+2/mW=x-9';
 const slayer = { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY };
 const megadeth = { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user: 'root', hostKey: HOST_KEY };
 const inputs = {
   ...megadeth, privateKey: PRIVATE_KEY, role: 'standby', peer: slayer.address, peerHost: slayer, password: PASSWORD,
-  generation: 3, serverData: 2, handover: false, handoverMandatory: false, rebuild: false,
+  generation: 3, serverData: 2, handover: false, handoverMandatory: false, rebuild: false, keepDataDirectories: 3,
 };
 
+/** A fake host that answers each of the provider's scripts (told apart by a phrase of each) from `answers`. */
+const host = (answers: Partial<Record<'state' | 'lag' | 'primary' | 'standby' | 'kept', Partial<CommandResult>>>) => {
+  const phrases = { state: 'echo stopped', lag: 'pg_last_xact_replay_timestamp', primary: 'CREATE ROLE', standby: 'IDENTIFY_SYSTEM', kept: 'last-file-sync' };
+  return fakeRunner((call) => {
+    const script = Object.entries(phrases).find(([, phrase]) => call.argv[2].includes(phrase))?.[0] as keyof typeof answers | undefined;
+    return (script && answers[script]) ?? {};
+  });
+};
+/** A call's own arguments, after the script's data directory, bin directory and port. */
+const argsOf = (call: Call) => call.argv.slice(7);
 
 test('the SCRAM verifier is the one PostgreSQL computes (RFC 5802 with SHA-256)', () => {
   const salt = Buffer.from('0123456789abcdef');
@@ -22,8 +33,10 @@ test('the SCRAM verifier is the one PostgreSQL computes (RFC 5802 with SHA-256)'
 });
 
 test('the lag and LSNs as the standby reports them', () => {
-  expect(parseLag('0.25|1764625000.5|112|0/3000148')).toEqual({ seconds: 0.25, bytes: 112, lastReplayedTransaction: '2025-12-01T21:36:40.500Z' });
-  expect(parseLag('||0|0/3000148')).toEqual({ seconds: null, bytes: 0, lastReplayedTransaction: null });
+  expect(parseLag('0.25|1764625000.5|112|0/3000148|1764625000.75')).toEqual({ seconds: 0.25, bytes: 112,
+    lastReplayedTransaction: '2025-12-01T21:36:40.500Z', replayLsn: '0/3000148', observedAt: '2025-12-01T21:36:40.750Z' });
+  expect(parseLag('||0||1764625000')).toEqual({ seconds: null, bytes: 0, lastReplayedTransaction: null, replayLsn: null,
+    observedAt: '2025-12-01T21:36:40.000Z' });
   expect(lsnBytes('1/0') - lsnBytes('0/FFFFFF00')).toBe(256);
 });
 
@@ -52,4 +65,59 @@ test('a new data directory replaces; another role, generation or rebuild is an u
   expect(await provider.diff!('id', olds, { ...olds, dataDir: '/srv/pg' })).toMatchObject({ changes: true, replaces: ['dataDir'] });
   expect(await provider.diff!('id', olds, { ...olds, role: 'primary', generation: 4 })).toMatchObject({ changes: true, replaces: [] });
   expect(await provider.diff!('id', olds, olds)).toMatchObject({ changes: false });
+  // Only a rebuild applies the number of kept data directories.
+  expect(await provider.diff!('id', olds, { ...olds, keepDataDirectories: 1 })).toMatchObject({ changes: false });
+});
+
+describe('a promotion (EMERGENCY: the server is dead, its WAL position unknown)', () => {
+  const observed = { seconds: 0.2, bytes: 4096, lastReplayedTransaction: '2025-12-01T21:30:00.000Z', replayLsn: '0/3000100',
+    observedAt: '2025-12-01T21:30:00.200Z' };
+  const promoted = host({ state: { stdout: 'standby, not streaming' }, lag: { stdout: '2.5|1764625000.5||0/3000148|1764625003' },
+    primary: { stdout: 'promoted' }, kept: { stdout: 'synced never' } });
+  const atPromotion = { seconds: 2.5, bytes: null, lastReplayedTransaction: '2025-12-01T21:36:40.500Z', replayLsn: '0/3000148',
+    observedAt: '2025-12-01T21:36:43.000Z' };
+
+  test('reports what it had replayed then, beside the lag last observed while it was the standby (bytes included)', async () => {
+    const provider = streamingReplicationProvider(promoted.run);
+    const { inputs: standby } = await provider.check!({}, inputs);
+    const { inputs: primary } = await provider.check!({}, { ...inputs, role: 'primary', generation: 4 });
+    const olds: StreamingReplicationOutputs = { ...standby, state: 'streaming from 198.51.100.11',
+      lag: observed, promotion: null, kept: [], outcome: 'already streaming', lastFileSync: 'never' };
+    const { outs } = await provider.update!('id', olds, primary);
+    expect(outs.promotion).toEqual({ atPromotion, lastObservedLag: observed });
+    expect(outs.lag).toEqual(atPromotion);
+  });
+
+  test('without an earlier measurement as the standby, the last observed lag is null, not guessed', async () => {
+    const provider = streamingReplicationProvider(promoted.run);
+    const { inputs: primary } = await provider.check!({}, { ...inputs, role: 'primary' });
+    expect((await provider.create!(primary)).outs.promotion).toEqual({ atPromotion, lastObservedLag: null });
+  });
+});
+
+describe('the kept data directories after a rebuild (sounz:replication.keepDataDirectories)', () => {
+  const dir = (stamp: string, g: number) => `/var/lib/postgresql/15/main.kept-${stamp}-g${g}`;
+  const kept = [dir('20250101-020000', 1), dir('20250102-020000', 2), dir('20250103-020000', 3), dir('20250104-020000', 4)];
+  const prunes = (calls: Call[]) => calls.filter((call) => call.argv[2].includes('keepDataDirectories'));
+  const listed = { stdout: `${kept.join('\n')}\nsynced never` };
+
+  test('a base backup that streams deletes the oldest beyond the number, never the one it just kept', async () => {
+    const { run, calls } = host({ standby: { stdout: `rebuilt from 198.51.100.11; kept: ${kept[3]}\njust kept: ${kept[3]}` }, kept: listed });
+    const provider = streamingReplicationProvider(run);
+    const { inputs: checked } = await provider.check!({}, { ...inputs, rebuild: true, keepDataDirectories: 2 });
+    const { outs } = await provider.create!(checked);
+    expect(prunes(calls).map(argsOf)).toEqual([[kept[0], kept[1]]]);
+    expect(outs.outcome).toBe(`rebuilt from 198.51.100.11; kept: ${kept[3]}`);
+  });
+
+  test('nothing is deleted when the rebuild fails, nor when the standby follows with its own data', async () => {
+    const failed = host({ standby: { code: 1, stderr: 'pg_basebackup from 198.51.100.11 failed' }, kept: listed });
+    const provider = streamingReplicationProvider(failed.run);
+    const { inputs: checked } = await provider.check!({}, { ...inputs, rebuild: true, keepDataDirectories: 1 });
+    await expect(provider.create!(checked)).rejects.toThrow('pg_basebackup');
+    expect(prunes(failed.calls)).toEqual([]);
+    const follows = host({ standby: { stdout: 'follows 198.51.100.11' }, kept: listed });
+    await streamingReplicationProvider(follows.run).create!(checked);
+    expect(prunes(follows.calls)).toEqual([]);
+  });
 });
