@@ -6,6 +6,8 @@ import { join } from 'path';
 
 const here = join(__dirname, '..');
 export const PROJECT_DIR = existsSync(join(here, 'Pulumi.yaml')) ? here : join(here, '..');
+/** Whether this code is the build in bin/ rather than its sources. */
+export const RUNS_FROM_BUILD = here !== PROJECT_DIR;
 export const BUILD_DIR = join(PROJECT_DIR, 'bin');
 /** The program's sources, as scripts/build.sh compiles them (tsconfig.build.json). */
 export const PROGRAM_SOURCES = ['index.ts', 'model', 'components', 'providers', 'ops'];
@@ -21,7 +23,7 @@ function sources(path: string): string[] {
  * of the project) builds again.
  */
 export function staleSources(): string[] {
-  if (here === PROJECT_DIR) return [];
+  if (!RUNS_FROM_BUILD) return [];
   return PROGRAM_SOURCES.flatMap(sources).filter((source) => {
     const built = join(BUILD_DIR, source.replace(/\.ts$/, '.js'));
     return !existsSync(built) || statSync(built).mtimeMs < statSync(join(PROJECT_DIR, source)).mtimeMs;

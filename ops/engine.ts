@@ -1,7 +1,7 @@
 // Runs the real Pulumi CLI (put on PATH by scripts/toolchain.sh) for one stack of one project.
 // Used by the operator commands, the demo, the benchmarks and the integration tests alike.
 import { execFile } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'fs';
 import { randomBytes } from 'crypto';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -32,6 +32,20 @@ export interface HistoryEntry {
 
 /** The folder of the program itself (Pulumi.yaml), for its stacks: sandbox, operator or bench. */
 export { PROJECT_DIR } from '../components/project';
+
+/**
+ * SOUNZ_ENGINE_LOG=<file>: every CLI run logs at -v=9 into it, and the operator commands add their own
+ * steps in the same format (markEngineLog), for the benchmark's breakdown of a switch.
+ */
+const ENGINE_LOG = process.env.SOUNZ_ENGINE_LOG;
+
+/** A line in the engine's own log format (glog: `I<MMDD> <hh:mm:ss.micro> <pid> <file>] <text>`, UTC here). */
+export function markEngineLog(text: string): void {
+  if (!ENGINE_LOG) return;
+  const now = new Date();
+  const iso = now.toISOString();
+  appendFileSync(ENGINE_LOG, `I${iso.slice(5, 7)}${iso.slice(8, 10)} ${iso.slice(11, 23)}000 ${process.pid} sounz] ${text}\n`);
+}
 
 export class PulumiError extends Error {
   constructor(readonly args: string[], readonly result: EngineResult) {
@@ -97,10 +111,11 @@ export class Engine {
 
   /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
   async run(args: string[], options: RunOptions = {}): Promise<EngineResult> {
-    const fullArgs = [...args, '--stack', this.stack, '--non-interactive'];
+    const fullArgs = [...args, '--stack', this.stack, '--non-interactive', ...(ENGINE_LOG ? ['--logtostderr', '-v=9'] : [])];
     const result = options.program
       ? await (await import('./inline')).withInlineProgram(options.program, (inline) => this.spawn([...fullArgs, ...inline], options))
       : await this.spawn(fullArgs, options);
+    if (ENGINE_LOG) appendFileSync(ENGINE_LOG, result.stderr);
     if (result.code !== 0 && !options.allowFailure) throw new PulumiError(fullArgs, result);
     return result;
   }

@@ -5,7 +5,7 @@
 import type { Preflight } from '../components/preflight';
 import { ConfigError, StackConfig, stackConfigFrom } from '../model/config';
 import type { Pair } from '../model/pairs';
-import type { Engine } from './engine';
+import { Engine, markEngineLog } from './engine';
 
 /** The stack's config as `pulumi config --json --show-secrets` prints it. */
 export type ConfigEntries = Record<string, { value?: string; secret: boolean }>;
@@ -37,7 +37,7 @@ export interface LoadedProgram {
 /** Loads the program (node has @pulumi/pulumi and the program to load: about a second, in this process). */
 export function loadProgram(): LoadedProgram {
   const program = require('../index') as Program;
-  const { startPreflight } = require('../components/preflight') as typeof import('../components/preflight');
+  const { observeHosts, startPreflight } = require('../components/preflight') as typeof import('../components/preflight');
   return {
     fresh: () => program(),
     withPreflightNow(entries, pair) {
@@ -48,15 +48,23 @@ export function loadProgram(): LoadedProgram {
         if (error instanceof ConfigError) return () => program();
         throw error;
       }
-      const preflight = startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus });
-      return () => program(preflight);
+      const preflight = startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus },
+        (c, n) => observeHosts(c, n).finally(() => markEngineLog('preflight observed both hosts')));
+      return () => {
+        markEngineLog('program run by the engine');
+        return program(preflight);
+      };
     },
   };
 }
 
 /** The stack's config, read by the CLI while this process loads the program. */
 export async function prepare(engine: Engine): Promise<{ config: ConfigEntries; program: LoadedProgram }> {
+  markEngineLog('command started');
   const reading = configEntries(engine);
   const program = loadProgram();
-  return { config: await reading, program };
+  markEngineLog('program loaded');
+  const config = await reading;
+  markEngineLog('config read');
+  return { config, program };
 }

@@ -1,11 +1,15 @@
 // What every host provider shares: the connection inputs, `check` with zod and `diff` that names
 // exactly the properties forcing a replacement. Only functions live here (no zod objects at module
 // level): providers are serialized into the state as code, and functions serialize as text.
+import { existsSync } from 'fs';
+import { mkdir, readFile, rename, writeFile } from 'fs/promises';
+import { dirname, join } from 'path';
 import * as pulumi from '@pulumi/pulumi';
 import type { ZodRawShape } from 'zod';
 import { grammar, Grammar, Zod } from '../model/grammar';
 import { shownValue } from '../model/redact';
 import type { SshTarget } from './ssh';
+import { BUILD_DIR, RUNS_FROM_BUILD } from '../components/project';
 
 /** The inputs that say how to reach the host; `privateKey` is a secret input. */
 export interface ConnectionInputs {
@@ -86,4 +90,46 @@ export function diffInputs<T extends object>(olds: T, news: T, replaceOn: (keyof
   const changed = keys.filter((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key]));
   const replaces = changed.filter((key) => key === 'host' || replaceOn.includes(key)).map(String);
   return { changes: changed.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
+}
+
+/**
+ * A resource of a dynamic provider: what `pulumi.dynamic.Resource` is (a custom resource of type
+ * `pulumi-nodejs:dynamic:Resource` whose `__provider` input is the provider as code), with that code
+ * made once per kind of provider. The SDK serializes the provider anew for every resource (its cache is
+ * keyed by the provider object), at 0.2-0.3 s each, several seconds of every up. Running from the build
+ * (bin/), the code is kept beside it, so each build serializes each kind once; `rm -rf bin` (every
+ * build) forgets it. The text is the SDK's own, `serializeFunction(() => provider)`, as the SDK makes it.
+ */
+export class HostResource extends pulumi.CustomResource {
+  constructor(kind: string, provider: () => pulumi.dynamic.ResourceProvider, name: string, props: pulumi.Inputs,
+    opts?: pulumi.CustomResourceOptions) {
+    super('pulumi-nodejs:dynamic:Resource', name, { ...props, __provider: providerCode(kind, provider) }, opts);
+  }
+}
+
+const codes = new Map<string, Promise<string>>();
+
+function providerCode(kind: string, make: () => pulumi.dynamic.ResourceProvider): Promise<string> {
+  let code = codes.get(kind);
+  if (!code) {
+    const kept = join(BUILD_DIR, '.providers', `${kind}.js`);
+    code = RUNS_FROM_BUILD && existsSync(kept) ? readFile(kept, 'utf8') : serialize(make()).then(async (text) => {
+      if (RUNS_FROM_BUILD) {
+        // Two runs at once may both write it: each writes its own file, then renames it into place.
+        await mkdir(dirname(kept), { recursive: true });
+        await writeFile(`${kept}.${process.pid}`, text);
+        await rename(`${kept}.${process.pid}`, kept);
+      }
+      return text;
+    });
+    codes.set(kind, code);
+  }
+  return code;
+}
+
+async function serialize(provider: pulumi.dynamic.ResourceProvider): Promise<string> {
+  const serialized = await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true });
+  // A secret captured in a provider would make its code a secret: none is (the key travels as an input).
+  if (serialized.containsSecrets) throw new Error('a provider captured a secret');
+  return serialized.text;
 }

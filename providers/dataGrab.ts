@@ -6,7 +6,7 @@
 // nothing is written after the final dump); if a mandatory grab fails, it thaws it again, so the old
 // production keeps serving as before. A grab is an event: it runs again in every switch generation.
 import * as pulumi from '@pulumi/pulumi';
-import { checkInputs, connectionShape, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND, replicate } from './replicationScript';
 import { Runner, runOverSsh } from './ssh';
 
@@ -82,12 +82,12 @@ export interface DataGrabArgs extends HostArgs {
   generation: pulumi.Input<number>;
 }
 
-export class DataGrab extends pulumi.dynamic.Resource {
+export class DataGrab extends HostResource {
   declare readonly outcome: pulumi.Output<string>;
 
   constructor(name: string, args: DataGrabArgs, opts?: pulumi.CustomResourceOptions) {
     const { source, reason, mandatory, final, generation } = args;
-    super(dataGrabProvider(), name, { ...connectionProps(args), source, reason, mandatory, final, generation, outcome: undefined },
+    super('dataGrab', dataGrabProvider, name, { ...connectionProps(args), source, reason, mandatory, final, generation, outcome: undefined },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

@@ -6,6 +6,7 @@
 // A failing command fails the resource, so the claim never starts, with the command's output in
 // the error.
 import * as pulumi from '@pulumi/pulumi';
+import { HostResource } from './contract';
 
 export interface FenceInputs {
   /** The name of the host to fence (what `{host}` became in the argv). */
@@ -92,12 +93,12 @@ export interface FenceArgs {
   generation: pulumi.Input<number>;
 }
 
-export class Fence extends pulumi.dynamic.Resource {
+export class Fence extends HostResource {
   declare readonly exitCode: pulumi.Output<number>;
   declare readonly output: pulumi.Output<string>;
   declare readonly argv: pulumi.Output<string[]>;
 
   constructor(name: string, args: FenceArgs, opts?: pulumi.CustomResourceOptions) {
-    super(fenceProvider(), name, { ...args, timeoutMs: undefined, exitCode: undefined, output: undefined }, opts);
+    super('fence', fenceProvider, name, { ...args, timeoutMs: undefined, exitCode: undefined, output: undefined }, opts);
   }
 }

@@ -4,7 +4,7 @@
 // validated in `check`, in the stack config's grammar, to a form a shell reads literally.
 import * as pulumi from '@pulumi/pulumi';
 import { localTimeText, nextRun } from '../model/cron';
-import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND } from './replicationScript';
 import { Runner, runOverSsh, script } from './ssh';
 
@@ -117,13 +117,13 @@ export interface ReplicationCronArgs extends HostArgs {
   source: pulumi.Input<string>;
 }
 
-export class ReplicationCron extends pulumi.dynamic.Resource {
+export class ReplicationCron extends HostResource {
   declare readonly jobs: pulumi.Output<ReplicationJob[]>;
   declare readonly nextRun: pulumi.Output<string>;
 
   constructor(name: string, args: ReplicationCronArgs, opts?: pulumi.CustomResourceOptions) {
     const { jobs, schedule, filesSchedule, source } = args;
-    super(replicationCronProvider(), name,
+    super('replicationCron', replicationCronProvider, name,
       { ...connectionProps(args), jobs, schedule, filesSchedule, source, command: undefined, file: undefined, nextRun: undefined },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }

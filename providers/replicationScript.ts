@@ -2,7 +2,7 @@
 // /usr/share/sounz/scripts/dr) and its settings file on a host. The cron jobs and the final data
 // grab run it. Its text is an input, so a new version of the script is a visible diff and an update.
 import * as pulumi from '@pulumi/pulumi';
-import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export const REPLICATE_COMMAND = '/usr/share/sounz/scripts/dr/sounz-replicate';
@@ -137,9 +137,9 @@ export interface ReplicationScriptArgs extends HostArgs {
   settings: ReplicationSettings;
 }
 
-export class ReplicationScript extends pulumi.dynamic.Resource {
+export class ReplicationScript extends HostResource {
   constructor(name: string, args: ReplicationScriptArgs, opts?: pulumi.CustomResourceOptions) {
-    super(replicationScriptProvider(), name, { ...connectionProps(args), script: args.script, ...args.settings },
+    super('replicationScript', replicationScriptProvider, name, { ...connectionProps(args), script: args.script, ...args.settings },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

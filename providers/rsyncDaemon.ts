@@ -4,7 +4,7 @@
 // on the port and the config is ours, so `pulumi refresh` finds a daemon that died or a config
 // edited by hand.
 import * as pulumi from '@pulumi/pulumi';
-import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script } from './ssh';
 
 export interface RsyncDaemonInputs extends ConnectionInputs {
@@ -152,12 +152,12 @@ export interface RsyncDaemonArgs extends HostArgs {
   running: pulumi.Input<boolean>;
 }
 
-export class RsyncDaemon extends pulumi.dynamic.Resource {
+export class RsyncDaemon extends HostResource {
   declare readonly running: pulumi.Output<boolean>;
 
   constructor(name: string, args: RsyncDaemonArgs, opts?: pulumi.CustomResourceOptions) {
     const { port, modules, allowFrom, running } = args;
-    super(rsyncDaemonProvider(), name, { ...connectionProps(args), name: args.name, port, modules, allowFrom, running },
+    super('rsyncDaemon', rsyncDaemonProvider, name, { ...connectionProps(args), name: args.name, port, modules, allowFrom, running },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }
 }

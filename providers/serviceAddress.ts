@@ -7,9 +7,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { cannotCarry } from '../model/network';
-import {
-  checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf,
-} from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND } from './replicationScript';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script, SshTarget } from './ssh';
 
@@ -180,12 +178,12 @@ export interface ServiceAddressArgs extends HostArgs {
   noRollback?: pulumi.Input<string>;
 }
 
-export class ServiceAddress extends pulumi.dynamic.Resource {
+export class ServiceAddress extends HostResource {
   declare readonly present: pulumi.Output<boolean>;
 
   constructor(name: string, args: ServiceAddressArgs, opts?: pulumi.CustomResourceOptions) {
     const { ip, prefixLength, label, present, generation, drift, rollback, noRollback } = args;
-    super(serviceAddressProvider(), name, {
+    super('serviceAddress', serviceAddressProvider, name, {
       ...connectionProps(args), ip, prefixLength, interface: args.interface, label, present, generation, drift, rollback, noRollback,
     }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }

@@ -4,7 +4,7 @@
 // PostgreSQL has the database over TCP and the socket, both rsync daemons run and the runbook's logs
 // exist. A failed check fails the `up` with the check's name and what it saw.
 import * as pulumi from '@pulumi/pulumi';
-import { checkInputs, connectionShape, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
 export interface ServiceChecksInputs extends ConnectionInputs {
@@ -166,13 +166,13 @@ export interface ServiceChecksArgs extends HostArgs {
   replicaHost: pulumi.Input<Omit<ConnectionInputs, 'privateKey'>>;
 }
 
-export class ServiceChecks extends pulumi.dynamic.Resource {
+export class ServiceChecks extends HostResource {
   declare readonly results: pulumi.Output<Record<string, string>>;
   declare readonly lastReplication: pulumi.Output<string>;
 
   constructor(name: string, args: ServiceChecksArgs, opts?: pulumi.CustomResourceOptions) {
     const { reason, serviceIp, websitePort, apolloPort, mongrelPorts, rsyncPorts, database, appRole, replicaHost } = args;
-    super(serviceChecksProvider(), name, { ...connectionProps(args), reason, serviceIp, interface: args.interface, websitePort,
+    super('serviceChecks', serviceChecksProvider, name, { ...connectionProps(args), reason, serviceIp, interface: args.interface, websitePort,
       apolloPort, mongrelPorts, rsyncPorts, database, appRole, replicaHost, results: undefined, lastReplication: undefined },
     { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }

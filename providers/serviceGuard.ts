@@ -16,7 +16,7 @@
 // validated in `check` to a form a shell reads literally.
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
-import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND } from './replicationScript';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
@@ -240,12 +240,12 @@ export interface ServiceGuardArgs extends HostArgs {
   peerPort: pulumi.Input<number>;
 }
 
-export class ServiceGuard extends pulumi.dynamic.Resource {
+export class ServiceGuard extends HostResource {
   declare readonly running: pulumi.Output<boolean>;
 
   constructor(name: string, args: ServiceGuardArgs, opts?: pulumi.CustomResourceOptions) {
     const { running, ip, prefixLength, peer, peerPort } = args;
-    super(serviceGuardProvider(), name, {
+    super('serviceGuard', serviceGuardProvider, name, {
       ...connectionProps(args), running, ip, prefixLength, interface: args.interface, peer, peerPort,
     }, { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
   }

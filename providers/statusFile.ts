@@ -5,7 +5,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { Status } from '../model/statuses';
-import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf } from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script } from './ssh';
 
 export interface StatusFileInputs extends ConnectionInputs {
@@ -81,11 +81,11 @@ export interface StatusFileArgs extends HostArgs {
 }
 
 /** The host's status file, converged to `status`. */
-export class StatusFile extends pulumi.dynamic.Resource {
+export class StatusFile extends HostResource {
   declare readonly status: pulumi.Output<Status>;
 
   constructor(name: string, args: StatusFileArgs, opts?: pulumi.CustomResourceOptions) {
-    super(statusFileProvider(), name, {
+    super('statusFile', statusFileProvider, name, {
       ...connectionProps(args), status: args.status, generation: args.generation, path: undefined, logPath: undefined,
     },
       { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });

@@ -16,9 +16,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { keptToPrune } from '../model/continuous';
 import type { Lag, Promotion, StreamingRole } from '../model/continuous';
-import {
-  checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, SECRET_OUTPUTS, targetOf,
-} from './contract';
+import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export const REPLICATION_ROLE = 'sounz_replication';
@@ -384,7 +382,7 @@ export interface StreamingReplicationArgs extends HostArgs {
   keepDataDirectories: pulumi.Input<number>;
 }
 
-export class StreamingReplication extends pulumi.dynamic.Resource {
+export class StreamingReplication extends HostResource {
   declare readonly state: pulumi.Output<string>;
   declare readonly lag: pulumi.Output<Lag>;
   declare readonly promotion: pulumi.Output<Promotion | null>;
@@ -394,7 +392,7 @@ export class StreamingReplication extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: StreamingReplicationArgs, opts?: pulumi.CustomResourceOptions) {
     const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories } = args;
-    super(streamingReplicationProvider(), name, {
+    super('streamingReplication', streamingReplicationProvider, name, {
       ...connectionProps(args), role, peer, peerHost, password: args.password && pulumi.secret(args.password), generation, serverData, handover,
       handoverMandatory, rebuild, keepDataDirectories, dataDir: undefined, binDir: undefined, port: undefined,
       state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,

@@ -13,7 +13,8 @@ cache=${SOUNZ_CACHE:-$HOME/.cache/sounz-standby}
 fail() { echo "toolchain: $*" >&2; exit 1; }
 
 # The CLI and the program's SDK must agree, or the engine and @pulumi/pulumi speak different protocols.
-npm_pin=$(node -p "require('$repo/package.json').dependencies['@pulumi/pulumi']")
+# (sed, not node: this runs before every operator command, and a node start is a tenth of a second)
+npm_pin=$(sed -n 's/^ *"@pulumi\/pulumi": "\([^"]*\)".*/\1/p' "$repo/package.json" | head -n 1)
 [ "$npm_pin" = "$PULUMI_VERSION" ] ||
   fail "pin PULUMI_VERSION=$PULUMI_VERSION (toolchain/pins.env) differs from @pulumi/pulumi $npm_pin in package.json"
 
@@ -25,6 +26,9 @@ bin="$cache/toolchain/v$PULUMI_VERSION-$key/bin"
 
 on_path_at_pin() {
   local b
+  # Our own build of this pin and sources already first on PATH (an earlier source of this script):
+  # nothing to ask it, which would cost a third of a second of every operator command.
+  [ "$(command -v pulumi)" = "$bin/pulumi" ] && built && return 0
   for b in pulumi-language-nodejs pulumi-resource-pulumi-nodejs; do
     command -v $b >/dev/null && [ "$($b -version 2>/dev/null)" = "v$PULUMI_VERSION" ] || return 1
   done
