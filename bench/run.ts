@@ -3,8 +3,9 @@
 // Writes bench/results/<date>.json and prints a Markdown table for the README.
 import { ChildProcess, execFile, spawn } from 'child_process';
 import { randomBytes } from 'crypto';
-import { mkdirSync, writeFileSync } from 'fs';
-import { join } from 'path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { dirname, join } from 'path';
 import { promisify } from 'util';
 import * as sandbox from '../sandbox';
 import { Pair } from '../model/pairs';
@@ -105,12 +106,15 @@ async function timed<T>(work: () => Promise<T>): Promise<number> {
 async function ops(engine: Engine, command: string, ...args: string[]): Promise<{ started: number; ended: number }> {
   const started = Date.now();
   await promisify(execFile)('bash', [join(__dirname, '..', 'scripts', 'ops.sh'), command, ...args, '--stack', engine.stack],
-    { env: engine.environment, maxBuffer: 64 << 20 }).catch((error: { code?: number }) => {
+    { env: { ...engine.environment, ...traceEnv }, maxBuffer: 64 << 20 }).catch((error: { code?: number }) => {
     // A refused config is the refusal bench's expected end.
     if (!(command === 'up' && args.includes('--preview') && error.code === 1)) throw error;
   });
   return { started, ended: Date.now() };
 }
+
+/** SOUNZ_ENGINE_LOG for the one traced EMERGENCY (ops/engine.ts). */
+let traceEnv: Record<string, string> = {};
 
 /** The operator's switch, decided (`npm run switch -- ... --yes`). */
 const operator = (engine: Engine, ...args: string[]) => ops(engine, 'switch', ...args, '--reason', 'bench', '--yes');
@@ -185,11 +189,66 @@ async function benchSwitches(engine: Engine, watch: Watch) {
   return {
     emergency: series(emergency, emergencyPhases),
     switchover: series(switchover, switchoverPhases),
+    emergencyBreakdown: await tracedEmergency(engine, watch),
     noopUp: series(noop),
     preview: series(preview),
     cliNoopUp: series(cliNoop),
     cliPreview: series(cliPreview),
   };
+}
+
+/**
+ * Where an EMERGENCY's time goes, from the engine's own log (-v=9) and the operator command's steps in
+ * it (ops/engine.ts markEngineLog), one traced run: each phase ends at the first line that says so.
+ */
+export function breakdown(log: string, spawned: number, answered: number, serviceIpResource: string): Record<string, number> {
+  const lines = log.split('\n').flatMap((line) => {
+    const mark = /^I(\d\d)(\d\d) (\d\d:\d\d:\d\d\.\d{3})\d* \d+ sounz\] (.*)$/.exec(line);
+    if (mark) return [{ at: Date.parse(`${new Date(spawned).getUTCFullYear()}-${mark[1]}-${mark[2]}T${mark[3]}Z`), text: mark[4] }];
+    if (!line.startsWith('{')) return [];
+    const entry = JSON.parse(line) as { time?: string; msg?: string };
+    return entry.time && entry.msg ? [{ at: Date.parse(entry.time), text: entry.msg }] : [];
+  }).sort((a, b) => a.at - b.at);
+  const at = (what: string, pattern: RegExp) => {
+    const line = lines.find((l) => pattern.test(l.text));
+    if (!line) throw new Error(`the engine log has no line for ${what} (${pattern})`);
+    return line.at;
+  };
+  const steps: [string, number][] = [
+    ['the command\'s own start (bash, toolchain and build checks, node)', at('command started', /^command started$/)],
+    ['@pulumi/pulumi and the program loaded, while the CLI reads the config', at('program loaded', /^program loaded$/)],
+    ['the CLI\'s up starts and calls the program (the preflight ran meanwhile)', at('Run', /^langhost\[client\]\.Run\(/)],
+    ['the program: its own last outputs, the plan, the pair registered', at('Pair', /RegisterResource received: t=sounz:index:Pair/)],
+    ['the dynamic-provider plugin started (node and @pulumi/pulumi)', at('plugin', /^Handshake: /)],
+    ['the claim on the standby (SSH login, duplicate-address detection, the address added)',
+      at('claim', new RegExp(`step (update|create) on \\S*::${serviceIpResource} retired`))],
+    ['first HTTP answer at the vantage point', answered],
+  ];
+  let previous = spawned;
+  const phases = Object.fromEntries(steps.map(([name, time]) => {
+    const took = time - previous;
+    previous = time;
+    return [name, took];
+  }));
+  return { ...phases, 'in all (traced)': answered - spawned };
+}
+
+/** One EMERGENCY more, traced: its breakdown (the log slows the engine, so its total is above the others'). */
+async function tracedEmergency(engine: Engine, watch: Watch) {
+  const log = join(mkdtempSync(join(tmpdir(), 'sounz-trace-')), 'engine.log');
+  traceEnv = { SOUNZ_ENGINE_LOG: log };
+  try {
+    await sandbox.kill('slayer');
+    const { started } = await operator(engine, 'emergency', 'slayer');
+    const answered = started + await watch.firstAnswer('megadeth', started);
+    return breakdown(readFileSync(log, 'utf8'), started, answered, 'megadeth-service-ip');
+  } finally {
+    traceEnv = {};
+    rmSync(dirname(log), { recursive: true, force: true });
+    await sandbox.revive('slayer');
+    await converge(engine, { primary: 'production_as_standby', secondary: 'standby_as_production' }, 'bench: RECOVERY');
+    await converge(engine, NORMAL, 'bench: NORMAL');
+  }
 }
 
 /** A refused config: the (production, production) pair, previewed by the operator command and by the CLI. */

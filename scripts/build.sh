@@ -5,7 +5,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stamp="$repo/bin/.built"
-sources=(index.ts model components providers ops tsconfig.json tsconfig.build.json)
+sources=(index.ts model components providers ops tsconfig.json tsconfig.build.json package-lock.json)
 newer() { (cd "$repo" && find "${sources[@]}" -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit); }
 if [ ! -e "$stamp" ] || [ -n "$(newer)" ]; then
   # Two builds at once (a test run and a demo) must not delete each other's output.

@@ -1,4 +1,4 @@
-// The stack config the unit tests start from: two machines in documentation addresses, a key shaped
+// The stack config the unit tests start from: two machines (one by name, one by address), a key shaped
 // like a private key (but not one), NORMAL. Each test changes what it is about.
 export const SLAYER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGjSeuXT3SqlAH7BNVe15C8DL+wmlGgjKcrSsposjiVV';
 export const MEGADETH_KEY =
@@ -7,7 +7,7 @@ export const PRIVATE_KEY =
   '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBo0nrl090qpQ==\n-----END OPENSSH PRIVATE KEY-----\n';
 
 export const BASE = {
-  primary: { name: 'slayer', address: '10.20.0.1', hostKey: SLAYER_KEY },
+  primary: { name: 'slayer', address: 'slayer.example.net', hostKey: SLAYER_KEY },
   secondary: { name: 'megadeth', address: '10.20.0.2', hostKey: MEGADETH_KEY },
   sshPrivateKey: PRIVATE_KEY,
   primaryStatus: 'production',

@@ -1,21 +1,7 @@
 import { ConfigError, DEFAULTS, parseStackConfig, problemText } from '../../model';
 import { stackConfigFrom } from '../../model/config';
 
-const SLAYER_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGjSeuXT3SqlAH7BNVe15C8DL+wmlGgjKcrSsposjiVV';
-const MEGADETH_KEY =
-  'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBN7ZhcrDNKKj19yqzS8TDhUnB0uwgkN9QWQq8YRGmjfIFappv3z9flxPF2trqV4eXQUgOiECbQAZNBrAgRnblYc=';
-// Shaped like a key, but not one.
-const PRIVATE_KEY =
-  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBo0nrl090qpQ==\n-----END OPENSSH PRIVATE KEY-----\n';
-
-const BASE = {
-  primary: { name: 'slayer', address: 'slayer.example.net', hostKey: SLAYER_KEY },
-  secondary: { name: 'megadeth', address: '10.20.0.2', hostKey: MEGADETH_KEY },
-  sshPrivateKey: PRIVATE_KEY,
-  primaryStatus: 'production',
-  secondaryStatus: 'standby',
-  serviceIp: '192.0.2.46',
-};
+import { BASE, PRIVATE_KEY, SLAYER_KEY } from '../support/stackConfig';
 
 type Path = Array<string | number>;
 

@@ -2,17 +2,8 @@
 import { ConfigError, continuousSettings, keptToPrune, NORMAL, RECOVERY, aloneOn, cronJobsOf, parseStackConfig, planSwitch, problemText, roleOf, streamingParts } from '../../model';
 import type { Pair, SwitchPlan } from '../../model';
 
-const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGjSeuXT3SqlAH7BNVe15C8DL+wmlGgjKcrSsposjiVV';
-const PRIVATE_KEY =
-  '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBo0nrl090qpQ==\n-----END OPENSSH PRIVATE KEY-----\n';
-const BASE = {
-  primary: { name: 'slayer', address: '10.20.0.1', hostKey: KEY },
-  secondary: { name: 'megadeth', address: '10.20.0.2', hostKey: KEY },
-  sshPrivateKey: PRIVATE_KEY,
-  primaryStatus: 'production',
-  secondaryStatus: 'standby',
-  serviceIp: '192.0.2.46',
-};
+import { BASE } from '../support/stackConfig';
+
 const PASSWORD = 'Zq3.vT8_~kL+2/mW=x-9';
 
 function problemsOf(replication: Record<string, unknown>, secretKeys: string[] = ['replication']): string[] {

@@ -17,8 +17,8 @@ describe('the ARP probe of a host declared down', () => {
     const probed: string[] = [];
     const observed = await observeHosts({ ...config, primaryStatus: 'down', secondaryStatus: 'production_alone' }, EMERGENCY, run,
       async (address) => { probed.push(address); return false; });
-    expect(probed).toEqual(['10.20.0.1']);
-    expect(observed.primary).toEqual({ reachable: false, error: 'slayer: no ARP answer from 10.20.0.1 within 0.45 s' });
+    expect(probed).toEqual(['slayer.example.net']);
+    expect(observed.primary).toEqual({ reachable: false, error: 'slayer: no ARP answer from slayer.example.net within 0.45 s' });
     expect(calls.map((c) => c.host)).toEqual(['megadeth']);
   });
 
