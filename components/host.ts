@@ -10,7 +10,6 @@ import { ReplicationCron } from '../providers/replicationCron';
 import { ReplicationSettings } from '../providers/replicationScript';
 import { RsyncDaemon } from '../providers/rsyncDaemon';
 import { GENERATION_MODULE, ServiceGuard } from '../providers/serviceGuard';
-import type { SshTarget } from '../providers/ssh';
 import { StatusFile } from '../providers/statusFile';
 
 export interface SounzHostArgs {
@@ -26,12 +25,6 @@ export interface SounzHostArgs {
   generation: number;
   /** What this host's new role waits for: the service IP moved, the data grab done. */
   after: pulumi.Resource[];
-}
-
-/** How the operator's own code (not a resource) reaches `machine`. */
-export function sshTarget(machine: HostConfig, privateKey: string): SshTarget {
-  const { name: host, address, sshPort: port, user, hostKey } = machine;
-  return { host, address, port, user, hostKey, privateKey };
 }
 
 /** How a resource reaches `machine`; the key travels separately, as a secret. */

@@ -12,10 +12,8 @@ import { GENERATION_DIR } from '../model/generation';
 import { Pair } from '../model/pairs';
 import { HostFacts, NEEDED_COMMANDS, Observation } from '../model/situation';
 import { HOSTS, Host, STATUSES, Status } from '../model/statuses';
-import { REPLICATE_COMMAND } from '../providers/replicationScript';
-import { STAMP } from '../providers/serviceChecks';
-import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script } from '../providers/ssh';
-import { sshTarget } from './host';
+import { LAST_REPLICATION, REPLICATE_COMMAND } from '../model/hostPaths';
+import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script, sshTarget } from '../providers/ssh';
 
 // $1 service IP, $2 interface, $3 database, $4 dump folder, $5 generation folder, $6 replication command,
 // then the commands. key=value lines.
@@ -25,7 +23,7 @@ for k in switch served data; do echo "$k=$(cat "$gen/$k" 2>/dev/null || echo 0)"
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo held=yes; else echo held=no; fi
 echo "addresses=$(ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{ print $4 }' | tr '\\n' ' ')"
 echo "mac=$(ip -o link show dev "$dev" 2>/dev/null | sed -n 's|.*link/ether \\([0-9a-f:]*\\).*|\\1|p')"
-echo "lastcopy=$(${STAMP})"
+echo "lastcopy=$(${LAST_REPLICATION})"
 missing=''
 for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 echo "missing=$missing"

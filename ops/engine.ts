@@ -6,6 +6,7 @@ import { randomBytes } from 'crypto';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import type { Pair } from '../model/pairs';
+import type { ProgramLoader } from './inline';
 
 export interface EngineResult {
   code: number;
@@ -74,8 +75,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Told the CLI's pid once it started (tests find the run's processes from it). */
   onSpawn?: (pid: number) => void;
-  /** The program, run in this process (ops/inline.ts) instead of by the language host from the project. */
-  program?: () => Promise<unknown>;
+  /** The program, loaded and run in this process (ops/inline.ts) instead of by the language host from the project. */
+  program?: ProgramLoader;
 }
 
 export class Engine {

@@ -8,12 +8,11 @@
 import { parseArgs } from 'util';
 import { continuousSettings } from '../model/continuous';
 import { Host, HOSTS, Pair, pairText, roleOf, samePair, StackConfig } from '../model';
-import { sshTarget } from '../components/host';
 import { auditMessage, operatorOf } from '../components/operator';
 import { replicate } from '../providers/replicationScript';
-import { closeConnections, runOverSsh } from '../providers/ssh';
+import { closeConnections, runOverSsh, sshTarget } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
-import { configEntries, configFromEntries, loadProgram } from './program';
+import { configEntries, configFromEntries, programWith } from './program';
 
 export interface ReplicationRun {
   source: string;
@@ -81,7 +80,7 @@ async function main(): Promise<void> {
     outcome = `${route} FAILED: ${failure.message.split('\n')[0]}`;
   }
   await engine.refresh(auditMessage('REPLICATE-NOW', outcome, { operator: operatorOf(config.sshPrivateKey) }), ['--run-program'],
-    { program: loadProgram().fresh });
+    { program: programWith() });
   if (failure) throw failure;
 }
 

@@ -8,11 +8,10 @@
 import { parseArgs } from 'util';
 import { checkPair, Host, HOSTS, Observation, Pair, pairText, roleOf, samePair, StackConfig, Status } from '../model';
 import { localTimeText, previousRun } from '../model/cron';
-import { sshTarget } from '../components/host';
 import { Operator } from '../components/operator';
 import { observeHosts } from '../components/preflight';
 import { httpStatus, OTHERS_ANSWERING } from '../providers/serviceChecks';
-import { closeConnections, runOverSsh, script } from '../providers/ssh';
+import { closeConnections, runOverSsh, script, sshTarget } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
 import { ageText, HistoryRow, historyRows, switches } from './history';
 import { stackConfigOf } from './replicateNow';

@@ -14,7 +14,7 @@ import { parseArgs } from 'util';
 import { Pair } from '../model/pairs';
 import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
-import { prepare } from './program';
+import { prepare, preflightNow, programWith } from './program';
 import { closeConnections } from '../providers/ssh';
 
 const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
@@ -44,10 +44,9 @@ async function main(): Promise<void> {
   const [procedure, deadHost] = positionals;
   if (!procedure || !values.reason) throw new Error(USAGE);
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  // The config (its key names the operator) and what the stack recorded of the last copy, read by the
-  // CLI while this process loads the program.
+  // The config (its key names the operator) and what the stack recorded of the last copy.
   const outputs = engine.run(['stack', 'output', '--json'], { allowFailure: true });
-  const { config, program } = await prepare(engine);
+  const config = await prepare(engine);
   const outputsRun = await outputs;
   const lastCopy = outputsRun.code === 0 ? (JSON.parse(outputsRun.stdout) as { lastReplication?: string }).lastReplication : undefined;
   const value = (key: string) => config[key]?.value ?? '';
@@ -63,21 +62,21 @@ async function main(): Promise<void> {
   // --yes is for a switch already decided (an EMERGENCY at 3 am): no preview, straight to up (which
   // sets the statuses itself), and up refuses a wrong switch just the same before it touches anything.
   // Its preflight (the probe of a dead host) starts now; after a question the up observes afresh.
-  let up = program.withPreflightNow(config, pair);
+  let preflight = preflightNow(config, pair);
   if (!values.yes) {
     await engine.setStatuses(pair);
-    const preview = await engine.preview([], { allowFailure: true, program: up });
+    const preview = await engine.preview([], { allowFailure: true, program: programWith(preflight) });
     process.stdout.write(preview.stdout + preview.stderr);
     if (preview.code !== 0) await giveUp('the preview was refused (above)');
     const prompt = createInterface({ input: process.stdin, output: process.stdout });
     const answer = await prompt.question(`Switch to ${pair.primary}/${pair.secondary} (${procedure})? [y/N] `);
     prompt.close();
     if (!/^y(es)?$/i.test(answer)) await giveUp('declined');
-    up = program.fresh;
+    preflight = undefined;
   }
   const statuses = ['--config', `sounz:primaryStatus=${pair.primary}`, '--config', `sounz:secondaryStatus=${pair.secondary}`];
   const message = auditMessage(procedure.toUpperCase(), values.reason, { operator: operatorOf(value('sounz:sshPrivateKey')), lastCopy });
-  const result = await engine.up(message, { extra: statuses, program: up }).catch(async (error: PulumiError) => {
+  const result = await engine.up(message, { extra: statuses, program: programWith(preflight) }).catch(async (error: PulumiError) => {
     process.stdout.write(error.result.stdout);
     if (error.result.stdout.includes('Refused: ')) await giveUp('refused (above)');
     throw new Error('the switch failed (above); fix the cause and run it again, or pulumi up');

@@ -8,18 +8,18 @@ import { parseArgs } from 'util';
 import { auditMessage, operatorOf } from '../components/operator';
 import { closeConnections } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
-import { prepare } from './program';
+import { prepare, preflightNow, programWith } from './program';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reason: { type: 'string' }, stack: { type: 'string' }, preview: { type: 'boolean', default: false } } });
   if (!values.preview && !values.reason) throw new Error('usage: npm run up -- --reason "..." [--stack NAME]');
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  const { config, program } = await prepare(engine);
-  const inline = program.withPreflightNow(config);
+  const config = await prepare(engine);
+  const program = programWith(preflightNow(config));
   const result = values.preview
-    ? await engine.preview([], { program: inline })
+    ? await engine.preview([], { program })
     : await engine.up(auditMessage('UP', values.reason ?? '', { operator: operatorOf(config['sounz:sshPrivateKey']?.value ?? '') }),
-      { program: inline });
+      { program });
   process.stdout.write(result.stdout);
 }
 

@@ -7,7 +7,8 @@
 // production keeps serving as before. A grab is an event: it runs again in every switch generation.
 import * as pulumi from '@pulumi/pulumi';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
-import { REPLICATE_COMMAND, replicate } from './replicationScript';
+import { REPLICATE_COMMAND } from '../model/hostPaths';
+import { replicate } from './replicationScript';
 import { Runner, runOverSsh } from './ssh';
 
 export interface DataGrabInputs extends ConnectionInputs {

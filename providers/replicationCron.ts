@@ -5,7 +5,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { localTimeText, nextRun } from '../model/cron';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
-import { REPLICATE_COMMAND } from './replicationScript';
+import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { Runner, runOverSsh, script } from './ssh';
 
 export type ReplicationJob = 'dump' | 'pull-and-restore' | 'pull-files';

@@ -2,10 +2,10 @@
 // /usr/share/sounz/scripts/dr) and its settings file on a host. The cron jobs and the final data
 // grab run it. Its text is an input, so a new version of the script is a visible diff and an update.
 import * as pulumi from '@pulumi/pulumi';
+import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
-export const REPLICATE_COMMAND = '/usr/share/sounz/scripts/dr/sounz-replicate';
 const SETTINGS = '/etc/sounz/replication.conf';
 
 export interface ReplicationSettings {

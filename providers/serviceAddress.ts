@@ -8,7 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { cannotCarry } from '../model/network';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
-import { REPLICATE_COMMAND } from './replicationScript';
+import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export interface ServiceAddressInputs extends ConnectionInputs {

@@ -4,6 +4,7 @@
 // PostgreSQL has the database over TCP and the socket, both rsync daemons run and the runbook's logs
 // exist. A failed check fails the `up` with the check's name and what it saw.
 import * as pulumi from '@pulumi/pulumi';
+import { LAST_REPLICATION } from '../model/hostPaths';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
@@ -79,8 +80,6 @@ for log in "$@"; do
 done`;
 
 /** Shell: the host's stamp of the last copy it received, "<dump time> <source>", or "never". */
-export const STAMP = `cat /etc/sounz/last-replication 2>/dev/null || echo never`;
-
 /** "ok" when the website answers on ip:port with 2xx or 3xx, else what it did. */
 export function httpStatus(ip: string, port: number): Promise<string> {
   const http = require('http') as typeof import('http');
@@ -108,7 +107,7 @@ export function serviceChecksProvider(run: Runner = runOverSsh): pulumi.dynamic.
       results[name] = outcome;
     }
     const replica = targetOf({ ...inputs.replicaHost, privateKey: inputs.privateKey });
-    const lastReplication = (await run(replica, script(STAMP))).stdout.trim();
+    const lastReplication = (await run(replica, script(LAST_REPLICATION))).stdout.trim();
     return { ...inputs, results, lastReplication };
   };
   const checked = async (inputs: ServiceChecksInputs) => {

@@ -17,7 +17,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
-import { REPLICATE_COMMAND } from './replicationScript';
+import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
 export interface ServiceGuardInputs extends ConnectionInputs {

@@ -6,6 +6,7 @@
 // ssh2 is required inside the functions and the connection pool hangs off globalThis, which the
 // provider process shares between all resources of one engine run.
 import type { Client, ClientChannel } from 'ssh2';
+import type { HostConfig } from '../model/config';
 
 /** How to reach one host; `privateKey` is a Pulumi secret input of every resource that carries it. */
 export interface SshTarget {
@@ -17,6 +18,12 @@ export interface SshTarget {
   /** Pinned host key, `<type> <base64>`; any other key is refused. */
   hostKey: string;
   privateKey: string;
+}
+
+/** How the operator's own code (not a resource) reaches `machine`. */
+export function sshTarget(machine: HostConfig, privateKey: string): SshTarget {
+  const { name: host, address, sshPort: port, user, hostKey } = machine;
+  return { host, address, port, user, hostKey, privateKey };
 }
 
 export interface CommandResult {

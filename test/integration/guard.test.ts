@@ -11,7 +11,7 @@ import * as sandbox from '../../sandbox';
 import { Engine, PulumiError } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
-import { REPLICATE_COMMAND } from '../../providers/replicationScript';
+import { REPLICATE_COMMAND } from '../../model/hostPaths';
 import { GUARD_COMMAND } from '../../providers/serviceGuard';
 import { holders as holdersOf, sh } from '../support/hosts';
 import { VantagePoller } from '../../sandbox/vantagePoller';

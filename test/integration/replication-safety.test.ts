@@ -5,7 +5,8 @@
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
-import { keptOf, REPLICATE_COMMAND } from '../../providers/replicationScript';
+import { REPLICATE_COMMAND } from '../../model/hostPaths';
+import { keptOf } from '../../providers/replicationScript';
 import { serviceChecksProvider } from '../../providers/serviceChecks';
 import { closeConnections, runOverSsh } from '../../providers/ssh';
 

@@ -9,7 +9,7 @@ import { Engine } from '../../ops/engine';
 import { appliedPair, replicateNow, stackConfigOf } from '../../ops/replicateNow';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { StackConfig } from '../../model';
-import { REPLICATE_COMMAND } from '../../providers/replicationScript';
+import { REPLICATE_COMMAND } from '../../model/hostPaths';
 
 jest.setTimeout(600_000);
 
