@@ -216,21 +216,29 @@ export function breakdown(log: string, spawned: number, answered: number, servic
   };
   const steps: [string, number][] = [
     ['the command\'s own start (bash, toolchain and build checks, node)', at('command started', /^command started$/)],
-    ['@pulumi/pulumi and the program loaded, while the CLI reads the config', at('program loaded', /^program loaded$/)],
-    ['the CLI\'s up starts and calls the program (the preflight ran meanwhile)', at('Run', /^langhost\[client\]\.Run\(/)],
+    ['the CLI reads the config (the preflight starts at its end)', at('config read', /^config read$/)],
+    ['the CLI\'s up starts while @pulumi/pulumi and the program load; the engine calls the program',
+      at('program run', /^program run by the engine$/)],
     ['the program: its own last outputs, the plan, the pair registered', at('Pair', /RegisterResource received: t=sounz:index:Pair/)],
-    ['the dynamic-provider plugin started (node and @pulumi/pulumi)', at('plugin', /^Handshake: /)],
+    ['the dynamic-provider plugin starts (node and @pulumi/pulumi)', at('plugin', /^Handshake: /)],
     ['the claim on the standby (SSH login, duplicate-address detection, the address added)',
       at('claim', new RegExp(`step (update|create) on \\S*::${serviceIpResource} retired`))],
     ['first HTTP answer at the vantage point', answered],
   ];
+  // Side by side with those steps, measured from the end of the config's read.
+  const read = steps[1][1];
+  const alongside = {
+    'program loaded, after the config': at('program loaded', /^program loaded$/) - read,
+    'engine called the program, after the config': at('Run', /^langhost\[client\]\.Run\(/) - read,
+    'preflight done, after the config': at('preflight', /^preflight observed both hosts$/) - read,
+  };
   let previous = spawned;
   const phases = Object.fromEntries(steps.map(([name, time]) => {
     const took = time - previous;
     previous = time;
     return [name, took];
   }));
-  return { ...phases, 'in all (traced)': answered - spawned };
+  return { ...phases, 'in all (traced)': answered - spawned, ...alongside };
 }
 
 /** One EMERGENCY more, traced: its breakdown (the log slows the engine, so its total is above the others'). */
