@@ -38,9 +38,13 @@ const CLAIM = `set -eu
 ip=$1 prefix=$2 dev=$3 label=$4 generation=$5 gen=$6 replicate=$7
 record() { mkdir -p "$gen"; printf '%s\\n' "$2" >"$gen/$1.tmp"; mv -f "$gen/$1.tmp" "$gen/$1"; }
 # A server takes writes: undo the freeze of an earlier final grab, if any (the program installs the
-# command before any claim; a host without it has no database of ours).
-if [ -x "$replicate" ]; then "$replicate" thaw >/dev/null; fi
+# command before any claim; a host without it has no database of ours). It runs while duplicate-address
+# detection waits, and has ended (or failed the claim) before the address is added.
+thawing=''
+if [ -x "$replicate" ]; then "$replicate" thaw >/dev/null & thawing=$!; fi
+thawed() { if [ -n "$thawing" ]; then wait "$thawing"; fi; }
 if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then
+  thawed
   [ "$(cat "$gen/served" 2>/dev/null || echo 0)" != 0 ] || { record served "$generation"; record data "$generation"; }
   echo kept; exit 0
 fi
@@ -59,6 +63,7 @@ case $dad in
     echo "duplicate-address detection for $ip on $dev failed (arping exit $dad)" >&2
     exit 1 ;;
 esac
+thawed
 ip addr add "$ip/$prefix" brd + dev "$dev" label "$label"
 # Recorded at once: from here on this host's data is the newest.
 record served "$generation"
