@@ -35,17 +35,23 @@ export async function prepare(engine: Engine): Promise<ConfigEntries> {
 }
 
 /**
- * The preflight started now, for the config the up will read (`entries` with the statuses of `pair`);
- * none for a config the program refuses (the up says why).
+ * Why the program would refuse the config the up will read (`entries` with the statuses of `pair`):
+ * the program's own check (parseStackConfig), run before the engine so that a wrong config is refused
+ * in a second, with the same words. Undefined when the config is valid.
  */
-export function preflightNow(entries: ConfigEntries, pair?: Pair): Preflight | undefined {
-  let config: StackConfig;
+export function configRefusal(entries: ConfigEntries, pair?: Pair): string | undefined {
   try {
-    config = configFromEntries(entries, pair);
+    configFromEntries(entries, pair);
+    return undefined;
   } catch (error) {
-    if (error instanceof ConfigError) return undefined;
+    if (error instanceof ConfigError) return error.message;
     throw error;
   }
+}
+
+/** The preflight started now, for the config the up will read (a valid one: see configRefusal). */
+export function preflightNow(entries: ConfigEntries, pair?: Pair): Preflight {
+  const config = configFromEntries(entries, pair);
   const { observeHosts, startPreflight } = require('../components/preflight') as typeof import('../components/preflight');
   return startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus },
     (c, n) => observeHosts(c, n).finally(() => markEngineLog('preflight observed both hosts')));

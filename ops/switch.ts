@@ -14,7 +14,8 @@ import { parseArgs } from 'util';
 import { Pair } from '../model/pairs';
 import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
-import { prepare, preflightNow, programWith } from './program';
+import type { Preflight } from '../components/preflight';
+import { configRefusal, prepare, preflightNow, programWith } from './program';
 import { closeConnections } from '../providers/ssh';
 
 const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
@@ -62,7 +63,10 @@ async function main(): Promise<void> {
   // --yes is for a switch already decided (an EMERGENCY at 3 am): no preview, straight to up (which
   // sets the statuses itself), and up refuses a wrong switch just the same before it touches anything.
   // Its preflight (the probe of a dead host) starts now; after a question the up observes afresh.
-  let preflight = preflightNow(config, pair);
+  // A config the program would refuse is refused here, before the engine, with the program's words.
+  const refusal = configRefusal(config, pair);
+  if (refusal) throw new Error(`${refusal}\nnot switched: refused (above)`);
+  let preflight: Preflight | undefined = preflightNow(config, pair);
   if (!values.yes) {
     await engine.setStatuses(pair);
     const preview = await engine.preview([], { allowFailure: true, program: programWith(preflight) });

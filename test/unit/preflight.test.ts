@@ -2,7 +2,7 @@
 // host declared down: no engine, no hosts (the runner and the probe are injected).
 import { observeHosts, startPreflight } from '../../components/preflight';
 import { parseStackConfig } from '../../model';
-import { configFromEntries } from '../../ops/program';
+import { configFromEntries, configRefusal } from '../../ops/program';
 import { fakeRunner } from '../support/fakeRunner';
 import { BASE, configEntriesOf } from '../support/stackConfig';
 
@@ -62,5 +62,15 @@ describe('the preflight an operator command starts before the engine is up', () 
     await preflight(configFromEntries(entries, NORMAL), NORMAL);
     await preflight(configFromEntries({ ...entries, 'sounz:serviceIp': { value: '192.0.2.47', secret: false } }, EMERGENCY), EMERGENCY);
     expect(observe).toHaveBeenCalledTimes(3);
+  });
+});
+
+describe('a config the program would refuse is refused by the operator command before the engine', () => {
+  test('with the program\'s own words; a valid config is not', () => {
+    const entries = configEntriesOf(BASE);
+    expect(configRefusal(entries)).toBeUndefined();
+    const refusal = configRefusal(entries, { primary: 'production', secondary: 'production' });
+    expect(refusal).toContain('both hosts would serve SOUNZ: two hosts would hold the service IP');
+    expect(() => parseStackConfig({ ...BASE, secondaryStatus: 'production' })).toThrow(refusal);
   });
 });
