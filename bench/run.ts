@@ -221,9 +221,7 @@ export function breakdown(log: string, spawned: number, answered: number, servic
       at('program run', /^program run by the engine$/)],
     ['the program: its own last outputs, the plan, the pair registered', at('Pair', /RegisterResource received: t=sounz:index:Pair/)],
     ['the dynamic-provider plugin starts (node and @pulumi/pulumi)', at('plugin', /^Handshake: /)],
-    ['the claim on the standby (SSH login, duplicate-address detection, the address added)',
-      at('claim', new RegExp(`step (update|create) on \\S*::${serviceIpResource} retired`))],
-    ['first HTTP answer at the vantage point', answered],
+    ['the claim on the standby (SSH login, duplicate-address detection, the address added) to the first HTTP answer', answered],
   ];
   // Side by side with those steps, measured from the end of the config's read.
   const read = steps[1][1];
@@ -231,6 +229,8 @@ export function breakdown(log: string, spawned: number, answered: number, servic
     'program loaded, after the config': at('program loaded', /^program loaded$/) - read,
     'engine called the program, after the config': at('Run', /^langhost\[client\]\.Run\(/) - read,
     'preflight done, after the config': at('preflight', /^preflight observed both hosts$/) - read,
+    'the engine recorded the claim, after the first HTTP answer':
+      at('claim', new RegExp(`step (update|create) on \\S*::${serviceIpResource} retired`)) - answered,
   };
   let previous = spawned;
   const phases = Object.fromEntries(steps.map(([name, time]) => {
