@@ -14,7 +14,7 @@ fail() { echo "toolchain: $*" >&2; exit 1; }
 
 # The CLI and the program's SDK must agree, or the engine and @pulumi/pulumi speak different protocols.
 # (sed, not node: this runs before every operator command, and a node start is a tenth of a second)
-npm_pin=$(sed -n 's/^ *"@pulumi\/pulumi": "\([^"]*\)".*/\1/p' "$repo/package.json" | head -n 1)
+npm_pin=$(sed -n 's/.*"@pulumi\/pulumi" *: *"\([^"]*\)".*/\1/p' "$repo/package.json" | head -n 1)
 [ "$npm_pin" = "$PULUMI_VERSION" ] ||
   fail "pin PULUMI_VERSION=$PULUMI_VERSION (toolchain/pins.env) differs from @pulumi/pulumi $npm_pin in package.json"
 
