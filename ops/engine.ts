@@ -7,6 +7,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import type { Pair } from '../model/pairs';
 import type { ProgramLoader } from './inline';
+import type { WarmProvider } from './warmProvider';
 
 export interface EngineResult {
   code: number;
@@ -77,6 +78,8 @@ export interface RunOptions {
   onSpawn?: (pid: number) => void;
   /** The program, loaded and run in this process (ops/inline.ts) instead of by the language host from the project. */
   program?: ProgramLoader;
+  /** The dynamic-provider server started before the run (ops/warmProvider.ts), taken by the engine and ended with the run. */
+  provider?: WarmProvider;
 }
 
 export class Engine {
@@ -113,9 +116,9 @@ export class Engine {
   /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
   async run(args: string[], options: RunOptions = {}): Promise<EngineResult> {
     const fullArgs = [...args, '--stack', this.stack, '--non-interactive', ...(ENGINE_LOG ? ['--logtostderr', '-v=9'] : [])];
-    const result = options.program
-      ? await (await import('./inline')).withInlineProgram(options.program, (inline) => this.spawn([...fullArgs, ...inline], options))
-      : await this.spawn(fullArgs, options);
+    const result = await (options.program
+      ? (await import('./inline')).withInlineProgram(options.program, (inline) => this.spawn([...fullArgs, ...inline], options))
+      : this.spawn(fullArgs, options)).finally(() => options.provider?.stop());
     if (ENGINE_LOG) appendFileSync(ENGINE_LOG, result.stderr);
     if (result.code !== 0 && !options.allowFailure) throw new PulumiError(fullArgs, result);
     return result;
@@ -124,7 +127,7 @@ export class Engine {
   private spawn(fullArgs: string[], options: RunOptions): Promise<EngineResult> {
     return new Promise<EngineResult>((resolve) => {
       const child = execFile('pulumi', fullArgs, {
-        cwd: this.projectDir, env: this.env, maxBuffer: 64 << 20, signal: options.signal, killSignal: 'SIGKILL',
+        cwd: this.projectDir, env: { ...this.env, ...options.provider?.env }, maxBuffer: 64 << 20, signal: options.signal, killSignal: 'SIGKILL',
       },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
@@ -151,15 +154,15 @@ export class Engine {
       '--plaintext', `sounz:secondaryStatus=${pair.secondary}`]);
   }
 
-  up(message: string, options: Pick<RunOptions, 'signal' | 'onSpawn' | 'program'> & { extra?: string[] } = {}): Promise<EngineResult> {
+  up(message: string, options: Pick<RunOptions, 'signal' | 'onSpawn' | 'program' | 'provider'> & { extra?: string[] } = {}): Promise<EngineResult> {
     return this.run(['up', '--yes', '--skip-preview', '--message', message, ...(options.extra ?? [])], options);
   }
 
-  preview(extra: string[] = [], options: Pick<RunOptions, 'program' | 'allowFailure'> = {}): Promise<EngineResult> {
+  preview(extra: string[] = [], options: Pick<RunOptions, 'program' | 'provider' | 'allowFailure'> = {}): Promise<EngineResult> {
     return this.run(['preview', '--diff', ...extra], options);
   }
 
-  refresh(message: string, extra: string[] = [], options: Pick<RunOptions, 'program'> = {}): Promise<EngineResult> {
+  refresh(message: string, extra: string[] = [], options: Pick<RunOptions, 'program' | 'provider'> = {}): Promise<EngineResult> {
     return this.run(['refresh', '--yes', '--skip-preview', '--diff', '--message', message, ...extra], options);
   }
 

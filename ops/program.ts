@@ -1,13 +1,15 @@
 // The program as the operator commands run it: in their own process (ops/inline.ts) instead of in a
-// language host's. A command has the CLI read the stack's config first, starts the preflight as soon as
-// the config is known (the probe of a host declared down runs while the engine starts), then starts
-// the CLI's up and loads @pulumi/pulumi and the program while it starts. Nothing here loads the SDK
-// before that: the preflight and the config's parsing do without it.
+// language host's. A command starts the dynamic-provider server and has the CLI read the stack's config
+// first, starts the preflight as soon as the config is known (the probe of a host declared down runs
+// while the engine starts), then starts the CLI's up and loads @pulumi/pulumi and the program while it
+// starts. Nothing here loads the SDK before that: the preflight and the config's parsing do without it.
 import type { Preflight } from '../components/preflight';
 import { ConfigError, StackConfig, stackConfigFrom } from '../model/config';
 import type { Pair } from '../model/pairs';
 import { Engine, markEngineLog } from './engine';
 import type { ProgramLoader } from './inline';
+import { preflightWorker } from './preflightWorker';
+import { startWarmProvider, WarmProvider } from './warmProvider';
 
 /** The stack's config as `pulumi config --json --show-secrets` prints it. */
 export type ConfigEntries = Record<string, { value?: string; secret: boolean }>;
@@ -23,38 +25,51 @@ export function configFromEntries(entries: ConfigEntries, pair?: Pair): StackCon
   return stackConfigFrom(values, Object.keys(entries).filter((key) => entries[key].secret));
 }
 
-/** The stack's config, read by the CLI while this process loads what comes next (SSH, gRPC). */
-export async function prepare(engine: Engine): Promise<ConfigEntries> {
-  markEngineLog('command started');
-  const reading = configEntries(engine);
-  require('../components/preflight');
-  require('./inline');
-  const config = await reading;
-  markEngineLog('config read');
-  return config;
+/** What a command starts with: the stack's config, the provider's server and the preflight's worker. */
+export interface Prepared {
+  config: ConfigEntries;
+  /** For the command's first run. */
+  provider: WarmProvider;
+  /** The preflight's observation, by a worker that is ready (preflightOrRefusal). */
+  observe: Preflight;
 }
 
 /**
- * Why the program would refuse the config the up will read (`entries` with the statuses of `pair`):
- * the program's own check (parseStackConfig), run before the engine so that a wrong config is refused
- * in a second, with the same words. Undefined when the config is valid.
+ * The stack's config, read by the CLI while this process loads the program, and the dynamic-provider
+ * server and the preflight's worker, started meanwhile.
  */
-export function configRefusal(entries: ConfigEntries, pair?: Pair): string | undefined {
-  try {
-    configFromEntries(entries, pair);
-    return undefined;
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
+export async function prepare(engine: Engine): Promise<Prepared> {
+  markEngineLog('command started');
+  const provider = startWarmProvider(engine.projectDir);
+  const reading = configEntries(engine);
+  const observe = preflightWorker();
+  // @pulumi/pulumi and the program load now, while the CLI reads the config: node's require holds up this
+  // thread (a second), which the CLI's up, started next, would otherwise wait for at its first question.
+  require('../index');
+  require('./inline');
+  const config = await reading;
+  markEngineLog('config read');
+  return { config, provider, observe };
 }
 
-/** The preflight started now, for the config the up will read (a valid one: see configRefusal). */
-export function preflightNow(entries: ConfigEntries, pair?: Pair): Preflight {
-  const config = configFromEntries(entries, pair);
+/**
+ * The preflight started now, for the config the up will read (`entries` with the statuses of `pair`);
+ * or why the program would refuse that config: its own check (parseStackConfig), run before the engine
+ * so that a wrong config is refused in a second, in the same words.
+ */
+export function preflightOrRefusal(entries: ConfigEntries, pair?: Pair, observe?: Preflight): { preflight: Preflight } | { refusal: string } {
+  let config: StackConfig;
+  try {
+    config = configFromEntries(entries, pair);
+  } catch (error) {
+    if (error instanceof ConfigError) return { refusal: error.message };
+    throw error;
+  }
   const { observeHosts, startPreflight } = require('../components/preflight') as typeof import('../components/preflight');
-  return startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus },
-    (c, n) => observeHosts(c, n).finally(() => markEngineLog('preflight observed both hosts')));
+  return {
+    preflight: startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus },
+      observe ?? ((c, n) => observeHosts(c, n).finally(() => markEngineLog('preflight observed both hosts')))),
+  };
 }
 
 /** index.ts: the CLI runs it with no preflight, an operator command with the one it started. */

@@ -13,6 +13,7 @@ import { replicate } from '../providers/replicationScript';
 import { closeConnections, runOverSsh, sshTarget } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
 import { configEntries, configFromEntries, programWith } from './program';
+import { startWarmProvider } from './warmProvider';
 
 export interface ReplicationRun {
   source: string;
@@ -70,6 +71,8 @@ async function main(): Promise<void> {
   const route = `${config[source].name} -> ${config[receiver].name}`;
   let outcome: string;
   let failure: Error | undefined;
+  // The record's server starts while the copy runs.
+  const provider = startWarmProvider(PROJECT_DIR);
   try {
     const run = await replicateNow(config, applied);
     console.log(`replicated ${route} in ${run.seconds.toFixed(1)} s`);
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
     outcome = `${route} FAILED: ${failure.message.split('\n')[0]}`;
   }
   await engine.refresh(auditMessage('REPLICATE-NOW', outcome, { operator: operatorOf(config.sshPrivateKey) }), ['--run-program'],
-    { program: programWith() });
+    { program: programWith(), provider });
   if (failure) throw failure;
 }
 

@@ -15,7 +15,8 @@ import { Pair } from '../model/pairs';
 import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
 import type { Preflight } from '../components/preflight';
-import { configRefusal, prepare, preflightNow, programWith } from './program';
+import { prepare, preflightOrRefusal, programWith } from './program';
+import { startWarmProvider } from './warmProvider';
 import { closeConnections } from '../providers/ssh';
 
 const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
@@ -47,7 +48,9 @@ async function main(): Promise<void> {
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
   // The config (its key names the operator) and what the stack recorded of the last copy.
   const outputs = engine.run(['stack', 'output', '--json'], { allowFailure: true });
-  const config = await prepare(engine);
+  const prepared = await prepare(engine);
+  const { config } = prepared;
+  let { provider } = prepared;
   const outputsRun = await outputs;
   const lastCopy = outputsRun.code === 0 ? (JSON.parse(outputsRun.stdout) as { lastReplication?: string }).lastReplication : undefined;
   const value = (key: string) => config[key]?.value ?? '';
@@ -64,12 +67,14 @@ async function main(): Promise<void> {
   // sets the statuses itself), and up refuses a wrong switch just the same before it touches anything.
   // Its preflight (the probe of a dead host) starts now; after a question the up observes afresh.
   // A config the program would refuse is refused here, before the engine, with the program's words.
-  const refusal = configRefusal(config, pair);
-  if (refusal) throw new Error(`${refusal}\nnot switched: refused (above)`);
-  let preflight: Preflight | undefined = preflightNow(config, pair);
+  const started = preflightOrRefusal(config, pair, prepared.observe);
+  if ('refusal' in started) throw new Error(`${started.refusal}\nnot switched: refused (above)`);
+  let preflight: Preflight | undefined = started.preflight;
   if (!values.yes) {
     await engine.setStatuses(pair);
-    const preview = await engine.preview([], { allowFailure: true, program: programWith(preflight) });
+    const preview = await engine.preview([], { allowFailure: true, program: programWith(preflight), provider });
+    // The up's own server starts while the operator reads the preview.
+    provider = startWarmProvider(PROJECT_DIR);
     process.stdout.write(preview.stdout + preview.stderr);
     if (preview.code !== 0) await giveUp('the preview was refused (above)');
     const prompt = createInterface({ input: process.stdin, output: process.stdout });
@@ -80,7 +85,7 @@ async function main(): Promise<void> {
   }
   const statuses = ['--config', `sounz:primaryStatus=${pair.primary}`, '--config', `sounz:secondaryStatus=${pair.secondary}`];
   const message = auditMessage(procedure.toUpperCase(), values.reason, { operator: operatorOf(value('sounz:sshPrivateKey')), lastCopy });
-  const result = await engine.up(message, { extra: statuses, program: programWith(preflight) }).catch(async (error: PulumiError) => {
+  const result = await engine.up(message, { extra: statuses, program: programWith(preflight), provider }).catch(async (error: PulumiError) => {
     process.stdout.write(error.result.stdout);
     if (error.result.stdout.includes('Refused: ')) await giveUp('refused (above)');
     throw new Error('the switch failed (above); fix the cause and run it again, or pulumi up');

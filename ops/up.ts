@@ -8,21 +8,21 @@ import { parseArgs } from 'util';
 import { auditMessage, operatorOf } from '../components/operator';
 import { closeConnections } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
-import { configRefusal, prepare, preflightNow, programWith } from './program';
+import { prepare, preflightOrRefusal, programWith } from './program';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reason: { type: 'string' }, stack: { type: 'string' }, preview: { type: 'boolean', default: false } } });
   if (!values.preview && !values.reason) throw new Error('usage: npm run up -- --reason "..." [--stack NAME]');
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  const config = await prepare(engine);
+  const { config, provider, observe } = await prepare(engine);
   // A config the program would refuse is refused here, before the engine, with the program's words.
-  const refusal = configRefusal(config);
-  if (refusal) throw new Error(refusal);
-  const program = programWith(preflightNow(config));
+  const started = preflightOrRefusal(config, undefined, observe);
+  if ('refusal' in started) throw new Error(started.refusal);
+  const program = programWith(started.preflight);
   const result = values.preview
-    ? await engine.preview([], { program })
+    ? await engine.preview([], { program, provider })
     : await engine.up(auditMessage('UP', values.reason ?? '', { operator: operatorOf(config['sounz:sshPrivateKey']?.value ?? '') }),
-      { program });
+      { program, provider });
   process.stdout.write(result.stdout);
 }
 

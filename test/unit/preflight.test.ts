@@ -2,7 +2,7 @@
 // host declared down: no engine, no hosts (the runner and the probe are injected).
 import { observeHosts, startPreflight } from '../../components/preflight';
 import { parseStackConfig } from '../../model';
-import { configFromEntries, configRefusal } from '../../ops/program';
+import { configFromEntries, preflightOrRefusal } from '../../ops/program';
 import { fakeRunner } from '../support/fakeRunner';
 import { BASE, configEntriesOf } from '../support/stackConfig';
 
@@ -66,11 +66,19 @@ describe('the preflight an operator command starts before the engine is up', () 
 });
 
 describe('a config the program would refuse is refused by the operator command before the engine', () => {
-  test('with the program\'s own words; a valid config is not', () => {
+  test('with the program\'s own words, observing nothing; a valid config gets its preflight started', async () => {
     const entries = configEntriesOf(BASE);
-    expect(configRefusal(entries)).toBeUndefined();
-    const refusal = configRefusal(entries, { primary: 'production', secondary: 'production' });
-    expect(refusal).toContain('both hosts would serve SOUNZ: two hosts would hold the service IP');
-    expect(() => parseStackConfig({ ...BASE, secondaryStatus: 'production' })).toThrow(refusal);
+    const observe = jest.fn(async () => NOBODY);
+    const refused = preflightOrRefusal(entries, { primary: 'production', secondary: 'production' }, observe);
+    if (!('refusal' in refused)) throw new Error('not refused');
+    expect(refused.refusal).toContain('both hosts would serve SOUNZ: two hosts would hold the service IP');
+    expect(() => parseStackConfig({ ...BASE, secondaryStatus: 'production' })).toThrow(refused.refusal);
+    expect(observe).not.toHaveBeenCalled();
+
+    const started = preflightOrRefusal(entries, undefined, observe);
+    if (!('preflight' in started)) throw new Error(`refused: ${started.refusal}`);
+    expect(observe).toHaveBeenCalledTimes(1);
+    await expect(started.preflight(configFromEntries(entries), NORMAL)).resolves.toBe(NOBODY);
+    expect(observe).toHaveBeenCalledTimes(1);
   });
 });

@@ -6,17 +6,27 @@
 // killed it would serve nothing forever, in the middle of whatever create it was running.
 // Here the launcher stays the node server's parent and watches the engine (enginewatch): when the
 // engine stops answering, the plugin's process group, node included, is killed.
+//
+// An operator command wants the server ready before the engine asks for it: node and @pulumi/pulumi
+// take a second or more to load, which would otherwise come after the program registered its first
+// resource. So it starts `pulumi-resource-pulumi-nodejs -warm <port file>` when it starts, and runs the
+// CLI with SOUNZ_PROVIDER_PORT_FILE=<port file>; the launcher the engine starts then hands the engine
+// that server's port instead of starting a node of its own (see warm and warmPort).
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 
@@ -28,8 +38,17 @@ func main() {
 		fmt.Println(version.Version)
 		return
 	}
+	if len(os.Args) == 3 && os.Args[1] == "-warm" {
+		os.Exit(warm(os.Args[2]))
+	}
 	os.Exit(run(os.Args[1:]))
 }
+
+// portFileEnv names, in the engine's environment, the port file of a warm server.
+const portFileEnv = "SOUNZ_PROVIDER_PORT_FILE"
+
+// failed is what a warm launcher writes into the port file when its server ended without a port.
+const failed = "failed"
 
 func run(args []string) int {
 	// Logging flags come first; the engine's address is the last positional argument.
@@ -42,6 +61,18 @@ func run(args []string) int {
 	if err := enginewatch.Start(engineAddress); err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: could not watch the engine: %v\n", err)
 		return 1
+	}
+	if file := os.Getenv(portFileEnv); file != "" {
+		if port, ok := warmPort(file); ok {
+			fmt.Println(port)
+			// Nothing to serve here: wait for the engine's orderly shutdown (a signal), or its end,
+			// which enginewatch answers. The server is the operator command's to end.
+			signals := make(chan os.Signal, 1)
+			signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+			<-signals
+			return 0
+		}
+		// No warm server after all: start one as always.
 	}
 
 	server, err := dynamicProviderServer()
@@ -82,6 +113,75 @@ func run(args []string) int {
 	}
 	return exit.ExitCode()
 }
+
+// warm starts the server for an operator command, writes its port into portFile once it listens, and
+// ends it (this process's whole group) when stdin closes: when the command is done with it, or gone.
+func warm(portFile string) int {
+	if err := enginewatch.Start(""); err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: %v\n", err)
+		return 1
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = syscall.Kill(0, syscall.SIGKILL)
+	}()
+	port, err := startWarm()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: no warm server: %v\n", err)
+		port = failed
+	}
+	// Renamed into place, so that a reader never sees half a port.
+	if err := os.WriteFile(portFile+".tmp", []byte(port), 0o600); err == nil {
+		err = os.Rename(portFile+".tmp", portFile)
+	}
+	if port == failed {
+		return 1
+	}
+	select {} // until stdin closes
+}
+
+// startWarm starts node's server and returns its port; what the server prints later (the providers'
+// own output) goes to stderr.
+func startWarm() (string, error) {
+	server, err := dynamicProviderServer()
+	if err != nil {
+		return "", err
+	}
+	// The server wants the engine's address as its argument, and never uses it.
+	cmd := exec.Command("node", server, "warm")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("could not start node: %w", err)
+	}
+	reader := bufio.NewReader(out)
+	line, err := reader.ReadString('\n')
+	port := strings.TrimSpace(line)
+	if _, convErr := strconv.Atoi(port); err != nil || convErr != nil {
+		return "", fmt.Errorf("the server printed no port (%q, %v)", line, err)
+	}
+	go func() { _, _ = io.Copy(os.Stderr, reader) }()
+	return port, nil
+}
+
+// warmPort waits for the warm server's port in file. False when that server failed, or gave no port
+// in warmWait (a node that hangs in its start): the engine then gets a server of its own.
+func warmPort(file string) (string, bool) {
+	for deadline := time.Now().Add(warmWait); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if content, err := os.ReadFile(file); err == nil {
+			port := string(content)
+			return port, port != failed
+		}
+	}
+	fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: no port in %s within %v; starting a server\n", file, warmWait)
+	return "", false
+}
+
+// warmWait is how long the engine's launcher waits for a warm server that is still starting.
+const warmWait = 20 * time.Second
 
 // dynamicProviderServer is the server of the program's own @pulumi/pulumi, found as node's
 // require.resolve would from the working directory the engine gives us (the project): in the nearest
