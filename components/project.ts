@@ -1,7 +1,7 @@
 // The project's folder (Pulumi.yaml, replication/, scripts/) whether this code runs from its sources
 // (ts-node, jest) or from the build in bin/ (the engine and the operator commands: precompiled, since
 // ts-node took a second or more of every run), and whether that build is older than its sources.
-import { existsSync, readdirSync, statSync } from 'fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
 
 const here = join(__dirname, '..');
@@ -9,8 +9,11 @@ export const PROJECT_DIR = existsSync(join(here, 'Pulumi.yaml')) ? here : join(h
 /** Whether this code is the build in bin/ rather than its sources. */
 export const RUNS_FROM_BUILD = here !== PROJECT_DIR;
 export const BUILD_DIR = join(PROJECT_DIR, 'bin');
-/** The program's sources, as scripts/build.sh compiles them (tsconfig.build.json). */
-export const PROGRAM_SOURCES = ['index.ts', 'model', 'components', 'providers', 'ops'];
+/** The program's sources: what scripts/build.sh compiles, the folders and files of tsconfig.build.json's include. */
+export function programSources(): string[] {
+  const { include } = JSON.parse(readFileSync(join(PROJECT_DIR, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+  return include.map((pattern) => pattern.replace(/\/\*\*\/\*\.ts$/, ''));
+}
 
 function sources(path: string): string[] {
   if (!statSync(join(PROJECT_DIR, path)).isDirectory()) return path.endsWith('.ts') ? [path] : [];
@@ -24,7 +27,7 @@ function sources(path: string): string[] {
  */
 export function staleSources(): string[] {
   if (!RUNS_FROM_BUILD) return [];
-  return PROGRAM_SOURCES.flatMap(sources).filter((source) => {
+  return programSources().flatMap(sources).filter((source) => {
     const built = join(BUILD_DIR, source.replace(/\.ts$/, '.js'));
     return !existsSync(built) || statSync(built).mtimeMs < statSync(join(PROJECT_DIR, source)).mtimeMs;
   });
