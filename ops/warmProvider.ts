@@ -26,10 +26,7 @@ export interface WarmProvider {
 export function startWarmProvider(projectDir: string): WarmProvider {
   const dir = mkdtempSync(join(tmpdir(), 'sounz-provider-'));
   const portFile = join(dir, 'port');
-  // Niced: its load is needed only when the program registers its first resource, and on two cores it
-  // would otherwise slow the CLI's config read and the program's load, which come first.
-  const child = spawn('nice', ['-n', '10', 'pulumi-resource-pulumi-nodejs', '-warm', portFile],
-    { cwd: projectDir, stdio: ['pipe', 'ignore', 'inherit'] });
+  const child = spawn('pulumi-resource-pulumi-nodejs', ['-warm', portFile], { cwd: projectDir, stdio: ['pipe', 'ignore', 'inherit'] });
   // The launcher's own word for a server that never came, so that the engine's launcher starts one at once.
   child.on('error', () => writeFileSync(portFile, 'failed'));
   // It must not keep this process alive; when this process ends, so does the stdin pipe, and the server.
