@@ -10,4 +10,5 @@ source "$repo/scripts/build.sh"
 cd "$repo"
 command=$1
 shift
-exec node "bin/ops/$command.js" "$@"
+# The preload defers two of @pulumi/pulumi's heaviest requires (components/lazyModules.ts).
+exec node --require "$repo/bin/components/lazyModules.js" "bin/ops/$command.js" "$@"

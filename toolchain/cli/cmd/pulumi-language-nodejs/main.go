@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"sounz-standby/toolchain/cli/internal/enginewatch"
+	"sounz-standby/toolchain/cli/internal/preload"
 )
 
 // exitUserActionable is the exit code @pulumi/pulumi uses after it has already printed an error
@@ -108,14 +109,14 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
-	args := []string{runScript,
+	args := append(preload.Args(info.GetRootDirectory()), runScript,
 		"--monitor", req.GetMonitorAddress(),
 		"--engine", h.engineAddress,
 		"--project", req.GetProject(),
 		"--stack", req.GetStack(),
 		"--pwd", info.GetProgramDirectory(),
 		"--parallel", strconv.Itoa(int(req.GetParallel())),
-	}
+	)
 	if org := req.GetOrganization(); org != "" {
 		args = append(args, "--organization", org)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
 
 	"sounz-standby/toolchain/cli/internal/enginewatch"
+	"sounz-standby/toolchain/cli/internal/preload"
 )
 
 func main() {
@@ -75,12 +76,11 @@ func run(args []string) int {
 		// No warm server after all: start one as always.
 	}
 
-	server, err := dynamicProviderServer()
+	cmd, err := serverCommand(args...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-resource-pulumi-nodejs: %v\n", err)
 		return 1
 	}
-	cmd := exec.Command("node", append([]string{server}, args...)...)
 	// The server prints its port on stdout for the engine, which reads it from ours.
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -143,12 +143,11 @@ func warm(portFile string) int {
 // startWarm starts node's server and returns its port; what the server prints later (the providers'
 // own output) goes to stderr.
 func startWarm() (string, error) {
-	server, err := dynamicProviderServer()
+	// The server wants the engine's address as its argument, and never uses it.
+	cmd, err := serverCommand("warm")
 	if err != nil {
 		return "", err
 	}
-	// The server wants the engine's address as its argument, and never uses it.
-	cmd := exec.Command("node", server, "warm")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -183,22 +182,23 @@ func warmPort(file string) (string, bool) {
 // warmWait is how long the engine's launcher waits for a warm server that is still starting.
 const warmWait = 20 * time.Second
 
-// dynamicProviderServer is the server of the program's own @pulumi/pulumi, found as node's
+// serverCommand is node running the server of the program's own @pulumi/pulumi, found as node's
 // require.resolve would from the working directory the engine gives us (the project): in the nearest
 // node_modules upwards. Looked up here rather than by a node of its own, which took 0.15 s per start.
-func dynamicProviderServer() (string, error) {
+// The project's preload comes first, when it has one.
+func serverCommand(args ...string) (*exec.Cmd, error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	for {
 		server := filepath.Join(dir, "node_modules", "@pulumi", "pulumi", "cmd", "dynamic-provider", "index.js")
 		if _, err := os.Stat(server); err == nil {
-			return server, nil
+			return exec.Command("node", append(append(preload.Args(dir), server), args...)...), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("@pulumi/pulumi is not installed here (run npm ci)")
+			return nil, errors.New("@pulumi/pulumi is not installed here (run npm ci)")
 		}
 		dir = parent
 	}
