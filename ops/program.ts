@@ -47,6 +47,8 @@ export async function prepare(engine: Engine): Promise<Prepared> {
   // thread (a second), which the CLI's up, started next, would otherwise wait for at its first question.
   require('../index');
   require('./inline');
+  // For the operator's key fingerprint in the up's message, which waits for nothing else once the config is read.
+  require('ssh2');
   const config = await reading;
   markEngineLog('config read');
   return { config, provider, observe };
