@@ -32,12 +32,15 @@ export function startWarmProvider(projectDir: string): WarmProvider {
   // It must not keep this process alive; when this process ends, so does the stdin pipe, and the server.
   child.unref();
   (child.stdin as unknown as Socket).unref();
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  // Also when the command ends without a run (a refused config, a declined switch).
+  process.once('exit', remove);
   return {
     env: { [PORT_FILE_ENV]: portFile },
     pid: child.pid,
     stop: () => {
       child.stdin.destroy();
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     },
   };
 }

@@ -1,9 +1,10 @@
 // The dynamic-provider server an operator command starts before the engine asks for one
 // (ops/warmProvider.ts): the engine's creates run in it, a run without it still gets a server of its
 // own, and it ends with its run, also when the CLI is killed in the middle of a create.
+import { execFileSync } from 'child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
-import { join } from 'path';
+import { dirname, join } from 'path';
 import { Engine } from '../../ops/engine';
 import { PORT_FILE_ENV, startWarmProvider, WarmProvider } from '../../ops/warmProvider';
 import { expectRunEnded, recordRun } from './processes';
@@ -58,6 +59,16 @@ test('the engine\'s create runs in the warm server, which ends with the run', as
   await up;
   expect(readFileSync(file, 'utf8')).toBe('hello');
   await expectRunEnded(launcher, 2_000);
+  expect(existsSync(dirname(provider.env[PORT_FILE_ENV]))).toBe(false);
+});
+
+test('a command that ends without a run (a refused config) leaves neither the server nor its port file', async () => {
+  const started = JSON.parse(execFileSync('node', ['-r', 'ts-node/register/transpile-only', '-e',
+    `const p = require('./ops/warmProvider').startWarmProvider(${JSON.stringify(PROJECT)});
+     console.log(JSON.stringify({ pid: p.pid, portFile: p.env.${PORT_FILE_ENV} }));`],
+  { cwd: join(__dirname, '..', '..'), encoding: 'utf8' })) as { pid: number; portFile: string };
+  expect(existsSync(dirname(started.portFile))).toBe(false);
+  await until(() => !existsSync(`/proc/${started.pid}`), 2_000);
 });
 
 test('a warm server that never came: the engine\'s launcher starts a server of its own', async () => {
