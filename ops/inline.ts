@@ -4,9 +4,9 @@
 // Not `Stack.up` itself: that costs two more CLI runs after the update (outputs, info) and sets config
 // only by a CLI run of its own, where `up --config` does it in the same run.
 //
-// The server listens before the program is loaded, so the CLI starts while this process loads
-// @pulumi/pulumi and the program (about a second each, side by side on two cores); the SDK's own
-// language server takes the calls from the first one on.
+// The server listens before the program is loaded, so that a command that has not loaded it yet
+// (replicate-now's record) starts the CLI while it loads; the others load it during the config read
+// (ops/program.ts). The SDK's own language server takes the calls from the first one on.
 import * as grpc from '@grpc/grpc-js';
 import * as langrpc from '@pulumi/pulumi/proto/language_grpc_pb';
 import type { EngineResult } from './engine';

@@ -1,8 +1,8 @@
 // The program as the operator commands run it: in their own process (ops/inline.ts) instead of in a
-// language host's. A command starts the dynamic-provider server and has the CLI read the stack's config
-// first, starts the preflight as soon as the config is known (the probe of a host declared down runs
-// while the engine starts), then starts the CLI's up and loads @pulumi/pulumi and the program while it
-// starts. Nothing here loads the SDK before that: the preflight and the config's parsing do without it.
+// language host's. A command starts the dynamic-provider server and the preflight's worker, and loads
+// @pulumi/pulumi and the program while the CLI reads the stack's config; it starts the preflight as soon
+// as the config is known (the probe of a host declared down runs while the engine starts), then the
+// CLI's up, which finds the program loaded. The preflight and the config's parsing do without the SDK.
 import type { Preflight } from '../components/preflight';
 import { ConfigError, StackConfig, stackConfigFrom } from '../model/config';
 import type { Pair } from '../model/pairs';
