@@ -216,7 +216,7 @@ export function breakdown(log: string, spawned: number, answered: number, servic
   };
   const steps: [string, number][] = [
     ['the command\'s own start (bash, toolchain and build checks, node)', at('command started', /^command started$/)],
-    ['the CLI reads the config (the preflight starts at its end)', at('config read', /^config read$/)],
+    ['the config read (in the command\'s process, ops/stackConfig.ts; the preflight starts at its end)', at('config read', /^config read$/)],
     ['the CLI\'s up starts while @pulumi/pulumi and the program load; the engine calls the program',
       at('program run', /^program run by the engine$/)],
     ['the program: its own last outputs, the plan, the pair registered', at('Pair', /RegisterResource received: t=sounz:index:Pair/)],

@@ -1,22 +1,17 @@
 // The program as the operator commands run it: in their own process (ops/inline.ts) instead of in a
-// language host's. A command starts the dynamic-provider server and the preflight's worker, and loads
-// @pulumi/pulumi and the program while the CLI reads the stack's config; it starts the preflight as soon
-// as the config is known (the probe of a host declared down runs while the engine starts), then the
-// CLI's up, which finds the program loaded. The preflight and the config's parsing do without the SDK.
+// language host's. A command starts the dynamic-provider server and the preflight's worker and reads the
+// stack's config itself (ops/stackConfig.ts); it starts the preflight as soon as the config is known
+// (the probe of a host declared down runs while the engine starts), then the CLI's up, and loads
+// @pulumi/pulumi and the program while that CLI starts. The preflight and the config's parsing do
+// without the SDK.
 import type { Preflight } from '../components/preflight';
 import { ConfigError, StackConfig, stackConfigFrom } from '../model/config';
 import type { Pair } from '../model/pairs';
-import { Engine, markEngineLog } from './engine';
+import { markEngineLog, type Engine } from './engine';
 import type { ProgramLoader } from './inline';
 import { preflightWorker } from './preflightWorker';
+import { configEntries, ConfigEntries } from './stackConfig';
 import { startWarmProvider, WarmProvider } from './warmProvider';
-
-/** The stack's config as `pulumi config --json --show-secrets` prints it. */
-export type ConfigEntries = Record<string, { value?: string; secret: boolean }>;
-
-export async function configEntries(engine: Engine): Promise<ConfigEntries> {
-  return JSON.parse((await engine.run(['config', '--json', '--show-secrets'])).stdout) as ConfigEntries;
-}
 
 /** The config as the program parses it, with `pair` as the statuses when given (what `up --config` sets). */
 export function configFromEntries(entries: ConfigEntries, pair?: Pair): StackConfig {
@@ -43,11 +38,9 @@ export async function prepare(engine: Engine): Promise<Prepared> {
   const provider = startWarmProvider(engine.projectDir);
   const reading = configEntries(engine);
   const observe = preflightWorker();
-  // @pulumi/pulumi and the program load now, while the CLI reads the config: node's require holds up this
-  // thread (a second), which the CLI's up, started next, would otherwise wait for at its first question.
-  require('../index');
+  // While the passphrase's key is derived (libuv's pool): the inline run's server and, for the operator's
+  // key fingerprint in the up's message, ssh2. The program loads once the up has started (programWith).
   require('./inline');
-  // For the operator's key fingerprint in the up's message, which waits for nothing else once the config is read.
   require('ssh2');
   const config = await reading;
   markEngineLog('config read');

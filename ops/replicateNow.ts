@@ -12,7 +12,8 @@ import { auditMessage, operatorOf } from '../components/operator';
 import { replicate } from '../providers/replicationScript';
 import { closeConnections, runOverSsh, sshTarget } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
-import { configEntries, configFromEntries, programWith } from './program';
+import { configFromEntries, programWith } from './program';
+import { configEntries } from './stackConfig';
 import { startWarmProvider } from './warmProvider';
 
 export interface ReplicationRun {

@@ -1,0 +1,93 @@
+// The stack's config as `pulumi config --json --show-secrets` prints it, read in this process when its
+// secrets are the passphrase's (the file and PostgreSQL backends' default), else by that CLI run. The
+// CLI's run costs a Go start and its own key derivation in a switch's first, CPU-bound second on 2
+// cores; here the derivation runs on libuv's pool while the command starts the rest. Anything this
+// reader does not know (another secrets provider, an ESC environment, project-level config, a wrong
+// passphrase) goes to the CLI, which then says it in its own words.
+import { createDecipheriv, pbkdf2 } from 'crypto';
+import { readFile } from 'fs/promises';
+import { join } from 'path';
+import { promisify } from 'util';
+import { CORE_SCHEMA, load } from 'js-yaml';
+import { markEngineLog, type Engine } from './engine';
+
+/** The stack's config as `pulumi config --json --show-secrets` prints it. */
+export type ConfigEntries = Record<string, { value?: string; secret: boolean; objectValue?: unknown }>;
+
+export async function configEntries(engine: Engine): Promise<ConfigEntries> {
+  return (await configInProcess(engine).catch((error: Error) => void markEngineLog(`config left to the CLI: ${error.message}`)))
+    ?? (JSON.parse((await engine.run(['config', '--json', '--show-secrets'])).stdout) as ConfigEntries);
+}
+
+type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
+
+/** The config from Pulumi.<stack>.yaml, or an error saying why the CLI should read it. */
+export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack' | 'environment'>): Promise<ConfigEntries> {
+  const yaml = async (file: string) => load(await readFile(join(engine.projectDir, file), 'utf8'), { schema: CORE_SCHEMA }) as Record<string, Yaml> | undefined;
+  const [project, stack] = await Promise.all([yaml('Pulumi.yaml'), yaml(`Pulumi.${engine.stack}.yaml`)]);
+  // Config the CLI would merge from elsewhere, or secrets it would decrypt otherwise.
+  if (!project || !stack) throw new Error('no stack file');
+  const cliOnly = 'config' in project || 'stackConfigDir' in project ? 'Pulumi.yaml has config of its own'
+    : 'environment' in stack ? 'the stack imports an environment'
+      : stack.secretsprovider !== undefined && stack.secretsprovider !== 'passphrase' ? `secrets by ${String(stack.secretsprovider)}` : undefined;
+  if (cliOnly) throw new Error(cliOnly);
+  const entries = Object.entries((stack.config ?? {}) as Record<string, Yaml>);
+  const secure = entries.some(([, value]) => hasSecure(value));
+  const decrypt = secure ? await passphraseDecrypter(String(stack.encryptionsalt ?? ''), await passphrase(engine.environment)) : undefined;
+  return Object.fromEntries(entries.map(([key, value]) => {
+    const plain = decrypted(value, decrypt);
+    const object = typeof plain === 'object' && plain !== null;
+    return [key, { value: object ? JSON.stringify(plain) : String(plain ?? ''), secret: hasSecure(value), ...(object ? { objectValue: plain } : {}) }];
+  }));
+}
+
+async function passphrase(env: NodeJS.ProcessEnv): Promise<string> {
+  if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
+  if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return (await readFile(env.PULUMI_CONFIG_PASSPHRASE_FILE, 'utf8')).replace(/\n$/, '');
+  throw new Error('no passphrase in the environment');
+}
+
+/** `{secure: v1:...}`, the form of an encrypted value anywhere in the config. */
+function secureText(value: Yaml): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === 'secure' && typeof value.secure === 'string' ? value.secure : undefined;
+}
+
+function hasSecure(value: Yaml): boolean {
+  if (secureText(value) !== undefined) return true;
+  return typeof value === 'object' && value !== null && Object.values(value).some(hasSecure);
+}
+
+function decrypted(value: Yaml, decrypt?: (text: string) => string): Yaml {
+  const text = secureText(value);
+  if (text !== undefined) return decrypt!(text);
+  if (Array.isArray(value)) return value.map((item) => decrypted(item, decrypt));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decrypted(item, decrypt)]));
+  }
+  return value;
+}
+
+/**
+ * Pulumi's passphrase secrets (pkg/secrets/passphrase, sdk config/crypt.go): the state `v1:<salt>:<a
+ * sealed "pulumi">`, the key PBKDF2-SHA256 of the passphrase and the salt (1,000,000 rounds, 32 bytes),
+ * each value `v1:<nonce>:<AES-256-GCM sealed text with its tag>`.
+ */
+async function passphraseDecrypter(state: string, phrase: string): Promise<(text: string) => string> {
+  const [version, salt] = state.split(':');
+  if (version !== 'v1' || !salt) throw new Error('no v1 encryption salt');
+  const key = await promisify(pbkdf2)(phrase, Buffer.from(salt, 'base64'), 1_000_000, 32, 'sha256');
+  const decrypt = (text: string) => {
+    const [v, nonce, sealed] = text.split(':');
+    if (v !== 'v1' || nonce === undefined || sealed === undefined) throw new Error('not a v1 secret');
+    const bytes = Buffer.from(sealed, 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64'));
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString('utf8');
+  };
+  // A wrong passphrase fails here (the tag does not match), and the CLI then says so.
+  const opened = (() => { try { return decrypt(state.split(':').slice(2).join(':')); } catch { return undefined; } })();
+  if (opened !== 'pulumi') throw new Error('the passphrase does not open the salt');
+  return decrypt;
+}

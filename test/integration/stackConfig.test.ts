@@ -1,0 +1,61 @@
+// The operator commands read the stack's config in their own process (ops/stackConfig.ts) when its
+// secrets are the passphrase's: what they read must be what `pulumi config --json --show-secrets` prints,
+// and whatever that reader does not know goes to the CLI.
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { Engine } from '../../ops/engine';
+import { configEntries, configInProcess } from '../../ops/stackConfig';
+
+jest.setTimeout(120_000);
+
+const projectDir = mkdtempSync(join(tmpdir(), 'sounz-config-project-'));
+const writeProject = (extra = '') => writeFileSync(join(projectDir, 'Pulumi.yaml'), `name: config-read\nruntime: nodejs\n${extra}`);
+writeProject();
+const engine = new Engine({ projectDir, stack: 'config-read' });
+const cli = async (of: Engine) => JSON.parse((await of.run(['config', '--json', '--show-secrets'])).stdout) as unknown;
+
+beforeAll(async () => {
+  await engine.init();
+  await engine.setConfig('sounz:sshPrivateKey', '-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n', { secret: true });
+  await engine.setConfig('sounz:serviceIp', '198.51.100.100');
+  await engine.setConfig('sounz:servicePrefixLength', '24');
+  await engine.setConfig('sounz:primary.name', 'slayer', { path: true });
+  await engine.setConfig('sounz:primary.sshPort', '2222', { path: true });
+  await engine.setConfig('sounz:replication.dataDirs[0]', '/data/sounz', { path: true });
+  await engine.setConfig('sounz:replication.dataDirs[1]', '/usr/share/sounz', { path: true });
+  await engine.setConfig('sounz:replication.password', 'pässword: "quoted"', { path: true, secret: true });
+  await engine.setConfig('other:flag', 'true');
+});
+afterAll(async () => {
+  await engine.dispose({ destroy: false });
+  rmSync(projectDir, { recursive: true, force: true });
+});
+
+test('a passphrase stack: the same entries as the CLI prints, secrets and nested secrets decrypted', async () => {
+  const mine = await configInProcess(engine);
+  expect(mine).toEqual(await cli(engine));
+  // Values the CLI prints as JSON text (objects) are compared as text above; these pin what the program parses.
+  expect(JSON.parse(mine['sounz:replication'].value!)).toEqual({ dataDirs: ['/data/sounz', '/usr/share/sounz'], password: 'pässword: "quoted"' });
+  expect(mine['sounz:replication'].secret).toBe(true);
+  expect(mine['sounz:primary']).toMatchObject({ value: '{"name":"slayer","sshPort":2222}', secret: false });
+  expect(mine['sounz:servicePrefixLength']).toEqual({ value: '24', secret: false });
+});
+
+test('a wrong passphrase goes to the CLI, which refuses in its own words', async () => {
+  const wrong = new Engine({ projectDir, stack: 'config-read', backendDir: engine.backendDir, passphrase: 'not the passphrase' });
+  await expect(configInProcess(wrong)).rejects.toThrow('the passphrase does not open the salt');
+  await expect(configEntries(wrong)).rejects.toThrow(/incorrect passphrase/);
+});
+
+test('project-level config, which the CLI merges, goes to the CLI', async () => {
+  writeProject('config:\n  sounz:serviceLabel:\n    value: eth0:1\n');
+  try {
+    await expect(configInProcess(engine)).rejects.toThrow('Pulumi.yaml has config of its own');
+    const read = await configEntries(engine);
+    expect(read['sounz:serviceLabel']).toEqual({ value: 'eth0:1', secret: false });
+    expect(read).toEqual(await cli(engine));
+  } finally {
+    writeProject();
+  }
+});
