@@ -6,7 +6,7 @@
 // passphrase) goes to the CLI, which then says it in its own words.
 import { createDecipheriv, pbkdf2 } from 'crypto';
 import { readFile } from 'fs/promises';
-import { join } from 'path';
+import { join, resolve } from 'path';
 import { promisify } from 'util';
 import { CORE_SCHEMA, load } from 'js-yaml';
 import { markEngineLog, type Engine } from './engine';
@@ -21,10 +21,14 @@ export async function configEntries(engine: Engine): Promise<ConfigEntries> {
 
 type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
 
+/** A YAML file of the project (Pulumi.yaml, a stack file) as the CLI's YAML 1.2 parser sees it. */
+export async function readYaml(folder: string, file: string): Promise<Record<string, Yaml> | undefined> {
+  return load(await readFile(join(folder, file), 'utf8'), { schema: CORE_SCHEMA }) as Record<string, Yaml> | undefined;
+}
+
 /** The config from Pulumi.<stack>.yaml, or an error saying why the CLI should read it. */
 export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack' | 'environment'>): Promise<ConfigEntries> {
-  const yaml = async (file: string) => load(await readFile(join(engine.projectDir, file), 'utf8'), { schema: CORE_SCHEMA }) as Record<string, Yaml> | undefined;
-  const [project, stack] = await Promise.all([yaml('Pulumi.yaml'), yaml(`Pulumi.${engine.stack}.yaml`)]);
+  const [project, stack] = await Promise.all([readYaml(engine.projectDir, 'Pulumi.yaml'), readYaml(engine.projectDir, `Pulumi.${engine.stack}.yaml`)]);
   // Config the CLI would merge from elsewhere, or secrets it would decrypt otherwise.
   if (!project || !stack) throw new Error('no stack file');
   const cliOnly = 'config' in project || 'stackConfigDir' in project ? 'Pulumi.yaml has config of its own'
@@ -33,7 +37,7 @@ export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack
   if (cliOnly) throw new Error(cliOnly);
   const entries = Object.entries((stack.config ?? {}) as Record<string, Yaml>);
   const secure = entries.some(([, value]) => hasSecure(value));
-  const decrypt = secure ? await passphraseDecrypter(String(stack.encryptionsalt ?? ''), await passphrase(engine.environment)) : undefined;
+  const decrypt = secure ? await passphraseDecrypter(String(stack.encryptionsalt ?? ''), await passphrase(engine.projectDir, engine.environment)) : undefined;
   return Object.fromEntries(entries.map(([key, value]) => {
     const plain = decrypted(value, decrypt);
     const object = typeof plain === 'object' && plain !== null;
@@ -41,9 +45,10 @@ export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack
   }));
 }
 
-async function passphrase(env: NodeJS.ProcessEnv): Promise<string> {
+/** As the CLI, which runs in the project's folder, takes it: the variable, else the file's text trimmed. */
+async function passphrase(projectDir: string, env: NodeJS.ProcessEnv): Promise<string> {
   if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
-  if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return (await readFile(env.PULUMI_CONFIG_PASSPHRASE_FILE, 'utf8')).replace(/\n$/, '');
+  if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return (await readFile(resolve(projectDir, env.PULUMI_CONFIG_PASSPHRASE_FILE), 'utf8')).trim();
   throw new Error('no passphrase in the environment');
 }
 

@@ -16,6 +16,7 @@ import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
 import type { Preflight } from '../components/preflight';
 import { prepare, preflightOrRefusal, programWith } from './program';
+import { recordedOutputs } from './stackOutputs';
 import { startWarmProvider } from './warmProvider';
 import { closeConnections } from '../providers/ssh';
 
@@ -47,12 +48,11 @@ async function main(): Promise<void> {
   if (!procedure || !values.reason) throw new Error(USAGE);
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
   // The config (its key names the operator) and what the stack recorded of the last copy.
-  const outputs = engine.run(['stack', 'output', '--json'], { allowFailure: true });
+  const outputs = recordedOutputs(engine);
   const prepared = await prepare(engine);
   const { config } = prepared;
   let { provider } = prepared;
-  const outputsRun = await outputs;
-  const lastCopy = outputsRun.code === 0 ? (JSON.parse(outputsRun.stdout) as { lastReplication?: string }).lastReplication : undefined;
+  const lastCopy = (await outputs)?.lastReplication as string | undefined;
   const value = (key: string) => config[key]?.value ?? '';
   const name = (key: string) => (JSON.parse(value(key) || '{}') as { name?: string }).name ?? key;
   const pair = pairFor(procedure, deadHost, [name('sounz:primary'), name('sounz:secondary')]);

@@ -7,6 +7,7 @@ import { hostname, userInfo } from 'os';
 import * as sandbox from '../../sandbox';
 import { probeArp } from '../../components/preflight';
 import { Engine } from '../../ops/engine';
+import { outputsInProcess } from '../../ops/stackOutputs';
 import { sandboxStack } from '../../ops/sandboxStack';
 import type { HistoryRow } from '../../ops/history';
 import type { PairStatus } from '../../ops/status';
@@ -182,4 +183,10 @@ test('a CLI up and an operator up agree: each is a no-op after the other; the AR
   // From this machine on the sandbox's bridge: megadeth answers ARP; no machine has 198.51.100.13.
   expect(await probeArp(info.hosts.megadeth.address)).toBe(true);
   expect(await probeArp('198.51.100.13')).toBe(false);
+});
+
+test('the outputs a switch reads from the folder backend\'s state are those `pulumi stack output --json` prints', async () => {
+  const cli = JSON.parse((await engine.run(['stack', 'output', '--json'])).stdout) as Record<string, unknown>;
+  expect(cli.lastReplication).toMatch(/^\d{4}-\d\d-\d\dT/);
+  expect(await outputsInProcess(engine)).toEqual(cli);
 });

@@ -42,6 +42,12 @@ test('a passphrase stack: the same entries as the CLI prints, secrets and nested
   expect(mine['sounz:servicePrefixLength']).toEqual({ value: '24', secret: false });
 });
 
+test('the passphrase from PULUMI_CONFIG_PASSPHRASE_FILE, relative to the project as for the CLI, spaces trimmed', async () => {
+  writeFileSync(join(projectDir, 'passphrase.txt'), `  ${engine.environment.PULUMI_CONFIG_PASSPHRASE}\n`);
+  const environment = { PULUMI_CONFIG_PASSPHRASE_FILE: 'passphrase.txt' };
+  expect(await configInProcess({ projectDir, stack: engine.stack, environment })).toEqual(await cli(engine));
+});
+
 test('a wrong passphrase goes to the CLI, which refuses in its own words', async () => {
   const wrong = new Engine({ projectDir, stack: 'config-read', backendDir: engine.backendDir, passphrase: 'not the passphrase' });
   await expect(configInProcess(wrong)).rejects.toThrow('the passphrase does not open the salt');
