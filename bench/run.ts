@@ -228,7 +228,7 @@ export function breakdown(log: string, spawned: number, answered: number, servic
   const alongside = {
     'program loaded, after the config': at('program loaded', /^program loaded$/) - read,
     'engine called the program, after the config': at('Run', /^langhost\[client\]\.Run\(/) - read,
-    'preflight done, after the config': at('preflight', /^preflight observed both hosts$/) - read,
+    'preflight answered in the command, after the config': at('preflight', /^preflight observed both hosts$/) - read,
     'the engine recorded the claim, after the first HTTP answer':
       at('claim', new RegExp(`step (update|create) on \\S*::${serviceIpResource} retired`)) - answered,
   };

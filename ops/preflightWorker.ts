@@ -11,11 +11,10 @@ if (!isMainThread && parentPort) {
   const port = parentPort;
   const { observeHosts } = require('../components/preflight') as typeof import('../components/preflight');
   const { closeConnections } = require('../providers/ssh') as typeof import('../providers/ssh');
-  const { markEngineLog } = require('./engine') as typeof import('./engine');
   port.once('message', ({ config, next }: { config: StackConfig; next: Pair }) => {
     // Its SSH sessions end here: nothing else in the command uses them.
     void observeHosts(config, next)
-      .finally(() => { markEngineLog('preflight observed both hosts'); return closeConnections(); })
+      .finally(closeConnections)
       .then((observations) => port.postMessage(observations));
   });
 }

@@ -63,7 +63,7 @@ export function preflightOrRefusal(entries: ConfigEntries, pair?: Pair, observe?
   const { observeHosts, startPreflight } = require('../components/preflight') as typeof import('../components/preflight');
   return {
     preflight: startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus },
-      observe ?? ((c, n) => observeHosts(c, n).finally(() => markEngineLog('preflight observed both hosts')))),
+      (c, n) => (observe ?? observeHosts)(c, n).finally(() => markEngineLog('preflight observed both hosts'))),
   };
 }
 
