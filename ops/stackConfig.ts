@@ -35,7 +35,9 @@ export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack
     : 'environment' in stack ? 'the stack imports an environment'
       : stack.secretsprovider !== undefined && stack.secretsprovider !== 'passphrase' ? `secrets by ${String(stack.secretsprovider)}` : undefined;
   if (cliOnly) throw new Error(cliOnly);
-  const entries = Object.entries((stack.config ?? {}) as Record<string, Yaml>);
+  const config = stack.config ?? {};
+  if (typeof config !== 'object' || Array.isArray(config)) throw new Error('config is not a map');
+  const entries = Object.entries(config);
   const secure = entries.some(([, value]) => hasSecure(value));
   const decrypt = secure ? await passphraseDecrypter(String(stack.encryptionsalt ?? ''), await passphrase(engine.projectDir, engine.environment)) : undefined;
   return Object.fromEntries(entries.map(([key, value]) => {
@@ -64,12 +66,13 @@ function hasSecure(value: Yaml): boolean {
   return typeof value === 'object' && value !== null && Object.values(value).some(hasSecure);
 }
 
+/** The value with its secrets opened and, as Go's JSON encoder writes a map, its keys sorted. */
 function decrypted(value: Yaml, decrypt?: (text: string) => string): Yaml {
   const text = secureText(value);
   if (text !== undefined) return decrypt!(text);
   if (Array.isArray(value)) return value.map((item) => decrypted(item, decrypt));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, decrypted(item, decrypt)]));
+    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, decrypted(value[key], decrypt)]));
   }
   return value;
 }

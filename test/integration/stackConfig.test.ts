@@ -1,10 +1,10 @@
 // The operator commands read the stack's config in their own process (ops/stackConfig.ts) when its
 // secrets are the passphrase's: what they read must be what `pulumi config --json --show-secrets` prints,
 // and whatever that reader does not know goes to the CLI.
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { Engine } from '../../ops/engine';
+import { Engine, PROJECT_DIR } from '../../ops/engine';
 import { configEntries, configInProcess } from '../../ops/stackConfig';
 
 jest.setTimeout(120_000);
@@ -40,6 +40,19 @@ test('a passphrase stack: the same entries as the CLI prints, secrets and nested
   expect(mine['sounz:replication'].secret).toBe(true);
   expect(mine['sounz:primary']).toMatchObject({ value: '{"name":"slayer","sshPort":2222}', secret: false });
   expect(mine['sounz:servicePrefixLength']).toEqual({ value: '24', secret: false });
+});
+
+test('a hand-written stack file (the real deployment\'s Pulumi.primary.yaml: unquoted numbers, lists, a cron line) reads as the CLI reads it', async () => {
+  copyFileSync(join(PROJECT_DIR, 'Pulumi.primary.yaml'), join(projectDir, 'Pulumi.hand-written.yaml'));
+  const handWritten = new Engine({ projectDir, stack: 'hand-written', backendDir: engine.backendDir, passphrase: engine.environment.PULUMI_CONFIG_PASSPHRASE });
+  await handWritten.init();
+  try {
+    const mine = await configInProcess(handWritten);
+    expect(mine).toEqual(await cli(handWritten));
+    expect(mine['sounz:servicePrefixLength'].value).toBe('24');
+  } finally {
+    await handWritten.run(['stack', 'rm', '--yes', '--force'], { allowFailure: true });
+  }
 });
 
 test('the passphrase from PULUMI_CONFIG_PASSPHRASE_FILE, relative to the project as for the CLI, spaces trimmed', async () => {
