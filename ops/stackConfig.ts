@@ -2,10 +2,11 @@
 // secrets are the passphrase's (the file and PostgreSQL backends' default), else by that CLI run. The
 // CLI's run costs a Go start and its own key derivation in a switch's first, CPU-bound second on 2
 // cores; here the derivation runs on libuv's pool while the command starts the rest. Anything this
-// reader does not know (another secrets provider, an ESC environment, project-level config, a wrong
-// passphrase) goes to the CLI, which then says it in its own words.
+// reader does not know (a backend that may keep config itself, another secrets provider, an ESC
+// environment, project-level config, YAML that Go's parser reads otherwise, a wrong passphrase) goes to
+// the CLI, which then says it in its own words.
 import { createDecipheriv, pbkdf2 } from 'crypto';
-import { readFile } from 'fs/promises';
+import { access, readFile } from 'fs/promises';
 import { join, resolve } from 'path';
 import { promisify } from 'util';
 import { CORE_SCHEMA, load } from 'js-yaml';
@@ -23,12 +24,38 @@ type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
 
 /** A YAML file of the project (Pulumi.yaml, a stack file) as the CLI's YAML 1.2 parser sees it. */
 export async function readYaml(folder: string, file: string): Promise<Record<string, Yaml> | undefined> {
-  return load(await readFile(join(folder, file), 'utf8'), { schema: CORE_SCHEMA }) as Record<string, Yaml> | undefined;
+  return parseYaml(await readFile(join(folder, file), 'utf8'));
 }
+
+const parseYaml = (text: string) => load(text, { schema: CORE_SCHEMA }) as Record<string, Yaml> | undefined;
+
+/**
+ * Plain scalars that js-yaml's YAML 1.2 core schema and the CLI's Go parser (yaml.v3, which keeps some
+ * YAML 1.1) read differently: a date becomes a timestamp, `<<` merges, 0755 / .5 / 1_000 are numbers.
+ * Matched on the raw text, comments included: a false match only costs the CLI's read. ':' is not a
+ * prefix, so the base64 of a secure value never matches.
+ */
+const GO_READS_OTHERWISE: [RegExp, string][] = [
+  [/(^|[\s[{,])["']?\d{4}-\d\d?-\d\d?(["'\s,\]}]|[Tt ]\d|$)/m, 'a date'],
+  [/(^|[\s[{,])<<\s*:/m, 'a merge key'],
+  [/(^|[\s[{,])[-+]?(0\d|\.\d|\d+_)/m, 'a number the CLI parses otherwise'],
+];
+
+/** The DIY backends (pkg/backend/diy) keep a stack's config only in its file; Pulumi Cloud may keep it itself. */
+const DIY_BACKEND = /^(file|s3|gs|azblob|postgres):\/\//;
 
 /** The config from Pulumi.<stack>.yaml, or an error saying why the CLI should read it. */
 export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack' | 'environment'>): Promise<ConfigEntries> {
-  const [project, stack] = await Promise.all([readYaml(engine.projectDir, 'Pulumi.yaml'), readYaml(engine.projectDir, `Pulumi.${engine.stack}.yaml`)]);
+  if (!DIY_BACKEND.test(engine.environment.PULUMI_BACKEND_URL ?? '')) throw new Error('not a DIY backend');
+  const [project, stackText, jsonProject] = await Promise.all([
+    readYaml(engine.projectDir, 'Pulumi.yaml'),
+    readFile(join(engine.projectDir, `Pulumi.${engine.stack}.yaml`), 'utf8').catch(() => undefined),
+    access(join(engine.projectDir, 'Pulumi.json')).then(() => true, () => false),
+  ]);
+  if (jsonProject) throw new Error('a Pulumi.json beside Pulumi.yaml');
+  const odd = GO_READS_OTHERWISE.find(([pattern]) => pattern.test(stackText ?? ''));
+  if (odd) throw new Error(`the stack file has ${odd[1]}`);
+  const stack = stackText === undefined ? undefined : parseYaml(stackText);
   // Config the CLI would merge from elsewhere, or secrets it would decrypt otherwise.
   if (!project || !stack) throw new Error('no stack file');
   const cliOnly = 'config' in project || 'stackConfigDir' in project ? 'Pulumi.yaml has config of its own'
@@ -38,6 +65,9 @@ export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack
   const config = stack.config ?? {};
   if (typeof config !== 'object' || Array.isArray(config)) throw new Error('config is not a map');
   const entries = Object.entries(config);
+  // A key the CLI takes for no namespace or a path, a bare null (it prints "null"), an integer beyond a double's.
+  const otherwise = entries.find(([key, value]) => !/^[^:]+:[^:]+$/.test(key) || value === null || hasUnsafeInteger(value));
+  if (otherwise) throw new Error(`the CLI reads ${otherwise[0]} otherwise`);
   const secure = entries.some(([, value]) => hasSecure(value));
   const decrypt = secure ? await passphraseDecrypter(String(stack.encryptionsalt ?? ''), await passphrase(engine.projectDir, engine.environment)) : undefined;
   return Object.fromEntries(entries.map(([key, value]) => {
@@ -59,6 +89,11 @@ function secureText(value: Yaml): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   const keys = Object.keys(value);
   return keys.length === 1 && keys[0] === 'secure' && typeof value.secure === 'string' ? value.secure : undefined;
+}
+
+function hasUnsafeInteger(value: Yaml): boolean {
+  if (typeof value === 'number') return Number.isInteger(value) && !Number.isSafeInteger(value);
+  return typeof value === 'object' && value !== null && Object.values(value).some(hasUnsafeInteger);
 }
 
 function hasSecure(value: Yaml): boolean {

@@ -2,7 +2,7 @@
 // folder backend's state file in this process, else by that CLI run. A switch's up names the last copy
 // the stack recorded in its message, so it waits for this read; the CLI's run costs a Go start and
 // the key derivation of the state's secrets provider, in the switch's CPU-bound first second. Anything
-// else (another backend, the legacy or gzipped layout) goes to the CLI.
+// else (another backend, the legacy or a compressed layout, assets in the outputs) goes to the CLI.
 import { access, readFile } from 'fs/promises';
 import { join } from 'path';
 import { markEngineLog, type Engine } from './engine';
@@ -24,9 +24,10 @@ export async function outputsInProcess(engine: Pick<Engine, 'projectDir' | 'stac
   const [project, meta] = await Promise.all([readYaml(engine.projectDir, 'Pulumi.yaml'), readYaml(root, 'meta.yaml')]);
   if (meta?.version !== 1) throw new Error('not the project layout');
   const file = join(root, 'stacks', String(project?.name), `${engine.stack}.json`);
-  if (await access(`${file}.gz`).then(() => true, () => false)) throw new Error('a gzipped state');
-  const state = JSON.parse(await readFile(file, 'utf8')) as { checkpoint?: { latest?: { resources?: { type: string; outputs?: unknown }[] } } };
-  const stack = state.checkpoint?.latest?.resources?.find((resource) => resource.type === 'pulumi:pulumi:Stack');
+  const compressed = await Promise.all(['gz', 'zst'].map((ext) => access(`${file}.${ext}`).then(() => ext, () => undefined)));
+  if (compressed.some(Boolean)) throw new Error(`a compressed state (.${compressed.filter(Boolean).join(', .')})`);
+  const state = JSON.parse(await readFile(file, 'utf8')) as { checkpoint?: { latest?: { resources?: { type: string; parent?: string; outputs?: unknown }[] } } };
+  const stack = state.checkpoint?.latest?.resources?.find((resource) => resource.type === 'pulumi:pulumi:Stack' && !resource.parent);
   if (!stack) throw new Error('no stack resource recorded');
   return masked(stack.outputs ?? {}) as Record<string, unknown>;
 }
@@ -38,6 +39,9 @@ function masked(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(masked);
   if (typeof value !== 'object' || value === null) return value;
   const record = value as Record<string, unknown>;
-  if (record[SECRET_SIG[0]] === SECRET_SIG[1] && 'ciphertext' in record) return '[secret]';
+  // A secret, sealed or (in a plaintext state) open, prints as the CLI prints it; any other signed value
+  // (an asset, an archive, an output value) the CLI renders in its own way.
+  if (record[SECRET_SIG[0]] === SECRET_SIG[1]) return '[secret]';
+  if (SECRET_SIG[0] in record) throw new Error(`a signed value (${String(record[SECRET_SIG[0]])}) in the outputs`);
   return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, masked(item)]));
 }

@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Engine, PROJECT_DIR } from '../../ops/engine';
-import { configEntries, configInProcess } from '../../ops/stackConfig';
+import { configEntries, configInProcess, readYaml } from '../../ops/stackConfig';
 
 jest.setTimeout(120_000);
 
@@ -57,7 +57,7 @@ test('a hand-written stack file (the real deployment\'s Pulumi.primary.yaml: unq
 
 test('the passphrase from PULUMI_CONFIG_PASSPHRASE_FILE, relative to the project as for the CLI, spaces trimmed', async () => {
   writeFileSync(join(projectDir, 'passphrase.txt'), `  ${engine.environment.PULUMI_CONFIG_PASSPHRASE}\n`);
-  const environment = { PULUMI_CONFIG_PASSPHRASE_FILE: 'passphrase.txt' };
+  const environment = { PULUMI_CONFIG_PASSPHRASE_FILE: 'passphrase.txt', PULUMI_BACKEND_URL: engine.environment.PULUMI_BACKEND_URL };
   expect(await configInProcess({ projectDir, stack: engine.stack, environment })).toEqual(await cli(engine));
 });
 
@@ -76,5 +76,32 @@ test('project-level config, which the CLI merges, goes to the CLI', async () => 
     expect(read).toEqual(await cli(engine));
   } finally {
     writeProject();
+  }
+});
+
+test('without a DIY backend (Pulumi Cloud may keep the config itself) the CLI reads it', async () => {
+  const { PULUMI_BACKEND_URL: _url, ...environment } = engine.environment;
+  await expect(configInProcess({ projectDir, stack: engine.stack, environment })).rejects.toThrow('not a DIY backend');
+});
+
+// YAML that js-yaml's core schema and the CLI's Go parser read differently: each goes to the CLI, whose read wins.
+test.each([
+  ['a date', 'sounz:since: 2024-01-15', 'the stack file has a date'],
+  ['a merge key', 'sounz:base: &base {user: root}\n  sounz:extended:\n    <<: *base\n    port: 22', 'the stack file has a merge key'],
+  ['an octal-looking number', 'sounz:mode: 0755', 'the stack file has a number the CLI parses otherwise'],
+  ['an empty value', 'sounz:empty:', 'the CLI reads sounz:empty otherwise'],
+  ['a key without a namespace', 'bare: 1', 'the CLI reads bare otherwise'],
+  ['an integer beyond a double', 'sounz:big: 9007199254740993', 'the CLI reads sounz:big otherwise'],
+])('%s goes to the CLI', async (_case, line, reason) => {
+  const odd = new Engine({ projectDir, stack: 'odd-yaml', backendDir: engine.backendDir, passphrase: engine.environment.PULUMI_CONFIG_PASSPHRASE });
+  await odd.init();
+  try {
+    // Written after the init, which rewrites the stack file in the CLI's own form.
+    const { encryptionsalt } = (await readYaml(projectDir, 'Pulumi.odd-yaml.yaml'))!;
+    writeFileSync(join(projectDir, 'Pulumi.odd-yaml.yaml'), `encryptionsalt: ${String(encryptionsalt)}\nconfig:\n  sounz:serviceIp: 198.51.100.100\n  ${line}\n`);
+    await expect(configInProcess(odd)).rejects.toThrow(reason);
+    expect(await configEntries(odd)).toEqual(await cli(odd));
+  } finally {
+    await odd.run(['stack', 'rm', '--yes', '--force'], { allowFailure: true });
   }
 });
