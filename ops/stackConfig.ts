@@ -5,7 +5,7 @@
 // reader does not know (a backend that may keep config itself, another secrets provider, an ESC
 // environment, project-level config, YAML that Go's parser reads otherwise, a wrong passphrase) goes to
 // the CLI, which then says it in its own words.
-import { createDecipheriv, pbkdf2 } from 'crypto';
+import { createDecipheriv, createHash, pbkdf2 } from 'crypto';
 import { access, readFile } from 'fs/promises';
 import { join, resolve } from 'path';
 import { promisify } from 'util';
@@ -24,22 +24,37 @@ type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
 
 /** A YAML file of the project (Pulumi.yaml, a stack file) as the CLI's YAML 1.2 parser sees it. */
 export async function readYaml(folder: string, file: string): Promise<Record<string, Yaml> | undefined> {
-  return parseYaml(await readFile(join(folder, file), 'utf8'));
+  return parseYaml(await readText(join(folder, file)));
 }
 
 const parseYaml = (text: string) => load(text, { schema: CORE_SCHEMA }) as Record<string, Yaml> | undefined;
 
+/** Text Go would read byte for byte: bytes that are not UTF-8 throw (Node would put U+FFFD), a BOM is kept for the checks below. */
+const utf8 = (bytes: Uint8Array) => new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+export const readText = async (path: string) => utf8(await readFile(path));
+
 /**
- * Plain scalars that js-yaml's YAML 1.2 core schema and the CLI's Go parser (yaml.v3, which keeps some
- * YAML 1.1) read differently: a date becomes a timestamp, `<<` merges, 0755 / .5 / 1_000 are numbers.
- * Matched on the raw text, comments included: a false match only costs the CLI's read. ':' is not a
- * prefix, so the base64 of a secure value never matches.
+ * Text that js-yaml's YAML 1.2 core schema and the CLI's Go parser (yaml.v3, which keeps YAML 1.1's
+ * timestamps, merge keys and number forms) read differently, or that only Go refuses: a date becomes
+ * a timestamp, `<<` merges even quoted, 0755 / 0X1F / .5 / .inf / 1_000 / 1.5_0 are numbers or errors.
+ * Matched on the raw text with the sealed values blanked out, comments and quoted strings included: a
+ * false match only costs the CLI's read.
  */
 const GO_READS_OTHERWISE: [RegExp, string][] = [
-  [/(^|[\s[{,])["']?\d{4}-\d\d?-\d\d?(["'\s,\]}]|[Tt ]\d|$)/m, 'a date'],
-  [/(^|[\s[{,])<<\s*:/m, 'a merge key'],
-  [/(^|[\s[{,])[-+]?(0\d|\.\d|\d+_)/m, 'a number the CLI parses otherwise'],
+  [/(^|[\s[{,:])\d{4}-\d\d?-\d\d?(["'\s,:\]}]|[Tt ]\d|$)/m, 'a date'],
+  [/<</, 'a merge key'],
+  [/(^|[\s[{,:])[-+]?(0[\dxbo]|\.(\d|inf|nan)|[\d.][^\s,\]}]*_)/im, 'a number the CLI parses otherwise'],
+  [/(^|[\s[{,])\?(\s|$)/m, 'a complex key'],
+  [/\\\//, 'a \\/ escape'],
+  [/[\u0085\u2028\u2029\ufeff]/, 'a line separator or byte-order mark'],
 ];
+const SEALED = /v1:[A-Za-z0-9+/=]*:[A-Za-z0-9+/=]*/g;
+
+/**
+ * A nested key the CLI's JSON orders and prints as JS does: a plain name, not a number (JS orders those
+ * first), a null (`~` is "null" here, "<nil>" there), a list, a long or a non-ASCII text.
+ */
+const PLAIN_KEY = /^(?!(null|Null|NULL)$)[A-Za-z_$][\w$.-]{0,254}$/;
 
 /** The DIY backends (pkg/backend/diy) keep a stack's config only in its file; Pulumi Cloud may keep it itself. */
 const DIY_BACKEND = /^(file|s3|gs|azblob|postgres):\/\//;
@@ -49,11 +64,14 @@ export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack
   if (!DIY_BACKEND.test(engine.environment.PULUMI_BACKEND_URL ?? '')) throw new Error('not a DIY backend');
   const [project, stackText, jsonProject] = await Promise.all([
     readYaml(engine.projectDir, 'Pulumi.yaml'),
-    readFile(join(engine.projectDir, `Pulumi.${engine.stack}.yaml`), 'utf8').catch(() => undefined),
+    readFile(join(engine.projectDir, `Pulumi.${engine.stack}.yaml`)).then(utf8, (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    }),
     access(join(engine.projectDir, 'Pulumi.json')).then(() => true, () => false),
   ]);
   if (jsonProject) throw new Error('a Pulumi.json beside Pulumi.yaml');
-  const odd = GO_READS_OTHERWISE.find(([pattern]) => pattern.test(stackText ?? ''));
+  const odd = GO_READS_OTHERWISE.find(([pattern]) => pattern.test((stackText ?? '').replace(SEALED, 'v1')));
   if (odd) throw new Error(`the stack file has ${odd[1]}`);
   const stack = stackText === undefined ? undefined : parseYaml(stackText);
   // Config the CLI would merge from elsewhere, or secrets it would decrypt otherwise.
@@ -65,16 +83,29 @@ export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack
   const config = stack.config ?? {};
   if (typeof config !== 'object' || Array.isArray(config)) throw new Error('config is not a map');
   const entries = Object.entries(config);
-  // A key the CLI takes for no namespace or a path, a bare null (it prints "null"), an integer beyond a double's.
-  const otherwise = entries.find(([key, value]) => !/^[^:]+:[^:]+$/.test(key) || value === null || hasUnsafeInteger(value));
+  // A key the CLI takes for no namespace or a path, a bare null (it prints "null"), values printed otherwise.
+  const otherwise = entries.find(([key, value]) => !/^[^:]+:[^:]+$/.test(key) || value === null || printedOtherwise(value));
   if (otherwise) throw new Error(`the CLI reads ${otherwise[0]} otherwise`);
   const secure = entries.some(([, value]) => hasSecure(value));
-  const decrypt = secure ? await passphraseDecrypter(String(stack.encryptionsalt ?? ''), await passphrase(engine.projectDir, engine.environment)) : undefined;
+  const decrypt = secure ? await passphraseSecrets(engine, String(stack.encryptionsalt ?? '')) : undefined;
   return Object.fromEntries(entries.map(([key, value]) => {
     const plain = decrypted(value, decrypt);
     const object = typeof plain === 'object' && plain !== null;
-    return [key, { value: object ? JSON.stringify(plain) : String(plain ?? ''), secret: hasSecure(value), ...(object ? { objectValue: plain } : {}) }];
+    return [key, { value: object ? goJson(plain) : String(plain ?? ''), secret: hasSecure(value), ...(object ? { objectValue: plain } : {}) }];
   }));
+}
+
+const derived = new Map<string, Promise<(text: string) => string>>();
+
+/**
+ * The opener of values sealed with the passphrase for this salt (`v1:...`), derived once per process:
+ * a switch reads the config and the state's outputs, whose salts are the same.
+ */
+export async function passphraseSecrets(engine: Pick<Engine, 'projectDir' | 'environment'>, salt: string): Promise<(text: string) => string> {
+  const phrase = await passphrase(engine.projectDir, engine.environment);
+  const key = createHash('sha256').update(JSON.stringify([salt, phrase])).digest('hex');
+  if (!derived.has(key)) derived.set(key, passphraseDecrypter(salt, phrase));
+  return derived.get(key)!;
 }
 
 /** As the CLI, which runs in the project's folder, takes it: the variable, else the file's text trimmed. */
@@ -91,9 +122,22 @@ function secureText(value: Yaml): string | undefined {
   return keys.length === 1 && keys[0] === 'secure' && typeof value.secure === 'string' ? value.secure : undefined;
 }
 
-function hasUnsafeInteger(value: Yaml): boolean {
-  if (typeof value === 'number') return Number.isInteger(value) && !Number.isSafeInteger(value);
-  return typeof value === 'object' && value !== null && Object.values(value).some(hasUnsafeInteger);
+/**
+ * What JS would print otherwise than Go: a number that is not finite, -0 or an integer beyond 2^53, a
+ * nested key that is not a plain name, a lone UTF-16 surrogate (only a YAML escape makes one).
+ */
+function printedOtherwise(value: Yaml): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value) || Object.is(value, -0) || (Number.isInteger(value) && !Number.isSafeInteger(value));
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (typeof value !== 'object' || value === null) return false;
+  return (!Array.isArray(value) && Object.keys(value).some((key) => !PLAIN_KEY.test(key))) || Object.values(value).some(printedOtherwise);
+}
+
+export const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** JSON as Go's encoder writes it (keys already sorted): <, >, &, U+2028 and U+2029 as \u escapes. */
+function goJson(value: Yaml): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (text) => `\\u${text.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function hasSecure(value: Yaml): boolean {
@@ -104,7 +148,11 @@ function hasSecure(value: Yaml): boolean {
 /** The value with its secrets opened and, as Go's JSON encoder writes a map, its keys sorted. */
 function decrypted(value: Yaml, decrypt?: (text: string) => string): Yaml {
   const text = secureText(value);
-  if (text !== undefined) return decrypt!(text);
+  if (text !== undefined) {
+    const opened = decrypt!(text);
+    if (LONE_SURROGATE.test(opened)) throw new Error('a secret Go would print otherwise');
+    return opened;
+  }
   if (Array.isArray(value)) return value.map((item) => decrypted(item, decrypt));
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.keys(value).sort().map((key) => [key, decrypted(value[key], decrypt)]));
@@ -127,7 +175,7 @@ async function passphraseDecrypter(state: string, phrase: string): Promise<(text
     const bytes = Buffer.from(sealed, 'base64');
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64'));
     decipher.setAuthTag(bytes.subarray(bytes.length - 16));
-    return Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]).toString('utf8');
+    return utf8(Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]));
   };
   // A wrong passphrase fails here (the tag does not match), and the CLI then says so.
   const opened = (() => { try { return decrypt(state.split(':').slice(2).join(':')); } catch { return undefined; } })();

@@ -2,11 +2,12 @@
 // folder backend's state file in this process, else by that CLI run. A switch's up names the last copy
 // the stack recorded in its message, so it waits for this read; the CLI's run costs a Go start and
 // the key derivation of the state's secrets provider, in the switch's CPU-bound first second. Anything
-// else (another backend, the legacy or a compressed layout, assets in the outputs) goes to the CLI.
-import { access, readFile } from 'fs/promises';
+// else (another backend or secrets provider, the legacy or a compressed layout, a wrong passphrase,
+// assets in the outputs, a state written otherwise than the CLI writes it) goes to the CLI.
+import { access } from 'fs/promises';
 import { join } from 'path';
 import { markEngineLog, type Engine } from './engine';
-import { readYaml } from './stackConfig';
+import { LONE_SURROGATE, passphraseSecrets, readText, readYaml } from './stackConfig';
 
 /** The outputs, or undefined when the stack has none recorded (never deployed). */
 export async function recordedOutputs(engine: Engine): Promise<Record<string, unknown> | undefined> {
@@ -26,22 +27,53 @@ export async function outputsInProcess(engine: Pick<Engine, 'projectDir' | 'stac
   const file = join(root, 'stacks', String(project?.name), `${engine.stack}.json`);
   const compressed = await Promise.all(['gz', 'zst'].map((ext) => access(`${file}.${ext}`).then(() => ext, () => undefined)));
   if (compressed.some(Boolean)) throw new Error(`a compressed state (.${compressed.filter(Boolean).join(', .')})`);
-  const state = JSON.parse(await readFile(file, 'utf8')) as { checkpoint?: { latest?: { resources?: { type: string; parent?: string; outputs?: unknown }[] } } };
-  const stack = state.checkpoint?.latest?.resources?.find((resource) => resource.type === 'pulumi:pulumi:Stack' && !resource.parent);
+  const state = JSON.parse(await readText(file)) as Checkpoint;
+  if (state.version !== 3) throw new Error(`a checkpoint of version ${String(state.version)}`);
+  const latest = state.checkpoint?.latest;
+  const stack = latest?.resources?.find((resource) => resource.type === 'pulumi:pulumi:Stack' && !resource.parent);
   if (!stack) throw new Error('no stack resource recorded');
-  return masked(stack.outputs ?? {}) as Record<string, unknown>;
+  const sealed: string[] = [];
+  const outputs = masked(stack.outputs ?? {}, sealed) as Record<string, unknown>;
+  // The CLI opens the outputs' sealed values before it prints (so a wrong passphrase fails then, though
+  // not when no output is sealed): the same here, with the key derived once for config and state.
+  if (sealed.length > 0) {
+    const open = await stateSecrets(engine, latest?.secrets_providers);
+    for (const value of sealed) JSON.parse(open(value));
+  }
+  return outputs;
+}
+
+type Checkpoint = { version?: number; checkpoint?: { latest?: {
+  secrets_providers?: { type?: string; state?: { salt?: unknown } };
+  resources?: { type: string; parent?: string; outputs?: unknown }[];
+} } };
+
+/** The opener of the state's sealed values: the passphrase's (its key shared with the config's read); any other provider is the CLI's. */
+async function stateSecrets(engine: Pick<Engine, 'projectDir' | 'environment'>, provider: NonNullable<NonNullable<Checkpoint['checkpoint']>['latest']>['secrets_providers']) {
+  if (provider?.type !== 'passphrase' || typeof provider.state?.salt !== 'string') throw new Error(`state secrets by ${String(provider?.type ?? 'no provider')}`);
+  return passphraseSecrets(engine, provider.state.salt);
 }
 
 /** The state's mark of a secret value (sdk/go/common/resource/sig). */
 const SECRET_SIG = ['4dabf18193072939515e22adb298388d', '1b47061264138c4ac30d75fd1eb44270'] as const;
 
-function masked(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(masked);
+/**
+ * The outputs as the CLI prints them: each secret, sealed (its text kept in `sealed` to be opened) or
+ * (in a plaintext state) open to JSON, as "[secret]"; any other signed value (an asset, an archive, an
+ * output value), a malformed secret or a lone UTF-16 surrogate (Go prints U+FFFD) the CLI handles its own way.
+ */
+function masked(value: unknown, sealed: string[]): unknown {
+  if (typeof value === 'string' && LONE_SURROGATE.test(value)) throw new Error('a string Go would print otherwise');
+  if (Array.isArray(value)) return value.map((item) => masked(item, sealed));
   if (typeof value !== 'object' || value === null) return value;
   const record = value as Record<string, unknown>;
-  // A secret, sealed or (in a plaintext state) open, prints as the CLI prints it; any other signed value
-  // (an asset, an archive, an output value) the CLI renders in its own way.
-  if (record[SECRET_SIG[0]] === SECRET_SIG[1]) return '[secret]';
+  if (record[SECRET_SIG[0]] === SECRET_SIG[1]) {
+    const { ciphertext, plaintext } = record;
+    if ((typeof ciphertext === 'string') === (typeof plaintext === 'string')) throw new Error('a malformed secret');
+    if (typeof plaintext === 'string') JSON.parse(plaintext);
+    else sealed.push(ciphertext as string);
+    return '[secret]';
+  }
   if (SECRET_SIG[0] in record) throw new Error(`a signed value (${String(record[SECRET_SIG[0]])}) in the outputs`);
-  return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, masked(item)]));
+  return Object.fromEntries(Object.entries(record).map(([key, item]) => [masked(key, sealed) as string, masked(item, sealed)]));
 }

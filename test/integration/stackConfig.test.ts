@@ -84,24 +84,54 @@ test('without a DIY backend (Pulumi Cloud may keep the config itself) the CLI re
   await expect(configInProcess({ projectDir, stack: engine.stack, environment })).rejects.toThrow('not a DIY backend');
 });
 
-// YAML that js-yaml's core schema and the CLI's Go parser read differently: each goes to the CLI, whose read wins.
-test.each([
-  ['a date', 'sounz:since: 2024-01-15', 'the stack file has a date'],
-  ['a merge key', 'sounz:base: &base {user: root}\n  sounz:extended:\n    <<: *base\n    port: 22', 'the stack file has a merge key'],
-  ['an octal-looking number', 'sounz:mode: 0755', 'the stack file has a number the CLI parses otherwise'],
-  ['an empty value', 'sounz:empty:', 'the CLI reads sounz:empty otherwise'],
-  ['a key without a namespace', 'bare: 1', 'the CLI reads bare otherwise'],
-  ['an integer beyond a double', 'sounz:big: 9007199254740993', 'the CLI reads sounz:big otherwise'],
-])('%s goes to the CLI', async (_case, line, reason) => {
+/** A stack `odd-yaml` whose file holds this config line (text or bytes), written after the init, which rewrites the file in the CLI's own form. */
+async function withStackLine(line: string | Buffer, check: (odd: Engine) => Promise<void>): Promise<void> {
   const odd = new Engine({ projectDir, stack: 'odd-yaml', backendDir: engine.backendDir, passphrase: engine.environment.PULUMI_CONFIG_PASSPHRASE });
   await odd.init();
   try {
-    // Written after the init, which rewrites the stack file in the CLI's own form.
     const { encryptionsalt } = (await readYaml(projectDir, 'Pulumi.odd-yaml.yaml'))!;
-    writeFileSync(join(projectDir, 'Pulumi.odd-yaml.yaml'), `encryptionsalt: ${String(encryptionsalt)}\nconfig:\n  sounz:serviceIp: 198.51.100.100\n  ${line}\n`);
-    await expect(configInProcess(odd)).rejects.toThrow(reason);
-    expect(await configEntries(odd)).toEqual(await cli(odd));
+    const head = `encryptionsalt: ${String(encryptionsalt)}\nconfig:\n  sounz:serviceIp: 198.51.100.100\n  `;
+    writeFileSync(join(projectDir, 'Pulumi.odd-yaml.yaml'), Buffer.concat([Buffer.from(head), Buffer.from(line), Buffer.from('\n')]));
+    await check(odd);
   } finally {
     await odd.run(['stack', 'rm', '--yes', '--force'], { allowFailure: true });
   }
-});
+}
+
+/** A read's outcome, its value or that it failed: the CLI refuses some of these files. */
+const outcome = (read: Promise<unknown>) => read.then((value) => ({ value }), () => ({ failed: true }));
+
+// YAML that js-yaml's core schema and the CLI's Go parser read (or print) differently, each found by
+// comparing the two reads: each goes to the CLI, whose read (or refusal) wins.
+const number = 'the stack file has a number the CLI parses otherwise';
+test.each<[string, string | Buffer, string]>([
+  ['a date', 'sounz:since: 2024-01-15', 'the stack file has a date'],
+  ['a date as a key', 'sounz:a: {2024-01-15: x}', 'the stack file has a date'],
+  ['a merge key', 'sounz:base: &base {user: root}\n  sounz:extended:\n    <<: *base\n    port: 22', 'the stack file has a merge key'],
+  ['a quoted merge key', 'sounz:a: {"<<": {b: 1}, c: 2}', 'the stack file has a merge key'],
+  ['an octal-looking number', 'sounz:mode: 0755', number],
+  ['a number right after a colon', 'sounz:a: {"b":0755}', number],
+  ['an upper-case hex number', 'sounz:a: 0X1F', number],
+  ['an underscore in a float', 'sounz:a: [1.5_0]', number],
+  ['an infinity', 'sounz:a: [.inf]', number],
+  ['an empty value', 'sounz:empty:', 'the CLI reads sounz:empty otherwise'],
+  ['a key without a namespace', 'bare: 1', 'the CLI reads bare otherwise'],
+  ['an integer beyond a double', 'sounz:big: 9007199254740993', 'the CLI reads sounz:big otherwise'],
+  ['minus zero', 'sounz:a: -0.0', 'the CLI reads sounz:a otherwise'],
+  ['a null key', 'sounz:a: {~: x}', 'the CLI reads sounz:a otherwise'],
+  ['numeric keys (JS orders them first)', 'sounz:a: {10: x, 9: y}', 'the CLI reads sounz:a otherwise'],
+  ['a complex key', 'sounz:a: {? [1, 2] : x}', 'the stack file has a complex key'],
+  ['a \\/ escape', 'sounz:a: "x\\/y"', 'the stack file has a \\/ escape'],
+  ['a line separator', 'sounz:a: x\u2028y', 'the stack file has a line separator or byte-order mark'],
+  ['a byte that is not UTF-8', Buffer.from([...Buffer.from('sounz:a: x'), 0xf0, 0x9f, 0x98, 0x62]), 'The encoded data was not valid'],
+])('%s goes to the CLI', async (_case, line, reason) => withStackLine(line, async (odd) => {
+  await expect(configInProcess(odd)).rejects.toThrow(reason);
+  expect(await outcome(configEntries(odd))).toEqual(await outcome(cli(odd)));
+}));
+
+test('strings in objects print as Go\'s JSON prints them (<, >, & and U+2028 escaped)', () =>
+  withStackLine('sounz:a: {b: "<a&b> \\b\\f \\\\b \\u2028", c: [x, "\\u00e9"]}', async (odd) => {
+    const mine = await configInProcess(odd);
+    expect(mine['sounz:a'].value).toBe('{"b":"\\u003ca\\u0026b\\u003e \\b\\f \\\\b \\u2028","c":["x","é"]}');
+    expect(mine).toEqual(await cli(odd));
+  }));

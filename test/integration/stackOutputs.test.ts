@@ -1,7 +1,7 @@
 // A switch reads the stack's last outputs from the folder backend's state file (ops/stackOutputs.ts):
 // what it reads must be what `pulumi stack output --json` prints, and whatever that reader does not
 // know goes to the CLI. The states here are imported, as an operator could, so each shape is exact.
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Engine } from '../../ops/engine';
@@ -16,7 +16,8 @@ const engine = new Engine({ projectDir, stack: 'outputs-read' });
 const cli = async () => JSON.parse((await engine.run(['stack', 'output', '--json'])).stdout) as unknown;
 
 const SIG = '4dabf18193072939515e22adb298388d';
-const secret = (value: unknown) => ({ [SIG]: '1b47061264138c4ac30d75fd1eb44270', plaintext: JSON.stringify(value) });
+const SECRET = '1b47061264138c4ac30d75fd1eb44270';
+const secret = (value: unknown) => ({ [SIG]: SECRET, plaintext: JSON.stringify(value) });
 const stackUrn = (name = 'outputs-read-outputs-read', parent = '') => `urn:pulumi:outputs-read::outputs-read::${parent}pulumi:pulumi:Stack::${name}`;
 
 /** Replaces the stack's state with these resources, through `pulumi stack import`. */
@@ -55,12 +56,52 @@ test('an asset in the outputs goes to the CLI, which renders it its own way', as
   expect(await recordedOutputs(engine)).toEqual(await cli());
 });
 
+const stateFile = () => join(engine.backendDir, '.pulumi', 'stacks', 'outputs-read', 'outputs-read.json');
+
+/** The state file as the CLI wrote it, changed by hand (as only a bug or an operator would) for the reader's checks. */
+function editState(edit: (state: { version: number; checkpoint: { latest: { resources: { outputs: Record<string, unknown> }[] } } }) => void): void {
+  const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as Parameters<typeof edit>[0];
+  edit(state);
+  writeFileSync(stateFile(), JSON.stringify(state));
+}
+
+/** What a switch reads through the CLI: the printed outputs, or none when the CLI fails. */
+const printedOrNone = (of = engine) => of.run(['stack', 'output', '--json']).then((run) => JSON.parse(run.stdout) as unknown, () => undefined);
+
+test('a wrong passphrase: read as the CLI prints while no output is sealed, else left to the CLI, which fails', async () => {
+  const wrong = new Engine({ projectDir, stack: 'outputs-read', backendDir: engine.backendDir, passphrase: 'not the passphrase' });
+  // Sealed only in another resource's inputs, as the SSH key is in the real stack's: the CLI prints.
+  const thing = { urn: 'urn:pulumi:outputs-read::outputs-read::pulumi:pulumi:Stack$sounz:x:Thing::thing', custom: false, type: 'sounz:x:Thing', parent: stackUrn(), inputs: { key: secret('k') } };
+  await importState([{ urn: stackUrn(), custom: false, type: 'pulumi:pulumi:Stack', outputs: { serviceHolder: 'slayer' } }, thing]);
+  expect(await outputsInProcess(wrong)).toEqual({ serviceHolder: 'slayer' });
+  expect(await printedOrNone(wrong)).toEqual({ serviceHolder: 'slayer' });
+  await importState([{ urn: stackUrn(), custom: false, type: 'pulumi:pulumi:Stack', outputs: { serviceHolder: 'slayer', key: secret('k') } }, thing]);
+  await expect(outputsInProcess(wrong)).rejects.toThrow('the passphrase does not open the salt');
+  expect(await printedOrNone(wrong)).toBeUndefined();
+  expect(await recordedOutputs(wrong)).toBeUndefined();
+  expect(await outputsInProcess(engine)).toEqual(await printedOrNone());
+});
+
+test.each<[string, (state: Parameters<Parameters<typeof editState>[0]>[0]) => void, string]>([
+  ['a checkpoint of another version', (state) => { state.version = 1; }, 'a checkpoint of version 1'],
+  ['a secret both sealed and open', (state) => {
+    const key = state.checkpoint.latest.resources[0].outputs.key as Record<string, unknown>;
+    key.plaintext = '"k"';
+  }, 'a malformed secret'],
+  ['an open secret that is not JSON', (state) => { state.checkpoint.latest.resources[0].outputs.key = { [SIG]: SECRET, plaintext: 'k' }; }, 'is not valid JSON'],
+  ['a lone surrogate', (state) => { state.checkpoint.latest.resources[0].outputs.odd = '\ud800'; }, 'a string Go would print otherwise'],
+])('%s goes to the CLI', async (_case, edit, reason) => {
+  await importState([{ urn: stackUrn(), custom: false, type: 'pulumi:pulumi:Stack', outputs: { serviceHolder: 'slayer', key: secret('k') } }]);
+  editState(edit);
+  await expect(outputsInProcess(engine)).rejects.toThrow(reason);
+  expect(await recordedOutputs(engine)).toEqual(await printedOrNone());
+});
+
 test('a compressed state goes to the CLI', async () => {
-  const stateFile = join(engine.backendDir, '.pulumi', 'stacks', 'outputs-read', 'outputs-read.json');
-  writeFileSync(`${stateFile}.zst`, '');
+  writeFileSync(`${stateFile()}.zst`, '');
   try {
     await expect(outputsInProcess(engine)).rejects.toThrow('a compressed state (.zst)');
   } finally {
-    rmSync(`${stateFile}.zst`);
+    rmSync(`${stateFile()}.zst`);
   }
 });
