@@ -123,10 +123,14 @@ export type Preflight = (config: StackConfig, next: Pair) => Promise<Record<Host
 /**
  * The preflight started now, before the engine is up (the operator commands, which run the program in
  * their own process): the program takes it when it asks for the very same config and pair, else it
- * observes afresh.
+ * observes afresh, once `onOther` has heard of the other config.
  */
-export function startPreflight(config: StackConfig, next: Pair, observe: Preflight = observeHosts): Preflight {
+export function startPreflight(config: StackConfig, next: Pair, observe: Preflight = observeHosts, onOther?: (config: StackConfig) => void): Preflight {
   const key = JSON.stringify([config, next]);
   const started = observe(config, next);
-  return (c, n) => (JSON.stringify([c, n]) === key ? started : observe(c, n));
+  return (c, n) => {
+    if (JSON.stringify([c, n]) === key) return started;
+    onOther?.(c);
+    return observe(c, n);
+  };
 }

@@ -10,7 +10,7 @@ import type { Pair } from '../model/pairs';
 import { markEngineLog, type Engine } from './engine';
 import type { ProgramLoader } from './inline';
 import { preflightWorker } from './preflightWorker';
-import { configEntries, ConfigEntries } from './stackConfig';
+import { configByCli, configEntries, ConfigEntries, readInProcess } from './stackConfig';
 import { startWarmProvider, WarmProvider } from './warmProvider';
 
 /** The config as the program parses it, with `pair` as the statuses when given (what `up --config` sets). */
@@ -53,18 +53,45 @@ export async function prepare(engine: Engine): Promise<Prepared> {
  * so that a wrong config is refused in a second, in the same words.
  */
 export function preflightOrRefusal(entries: ConfigEntries, pair?: Pair, observe?: Preflight): { preflight: Preflight } | { refusal: string } {
-  let config: StackConfig;
+  const parsed = parsedOrRefusal(entries, pair);
+  if ('refusal' in parsed) return parsed;
+  const { config } = parsed;
+  const { observeHosts, startPreflight } = require('../components/preflight') as typeof import('../components/preflight');
+  return {
+    preflight: startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus },
+      (c, n) => (observe ?? observeHosts)(c, n).finally(() => markEngineLog('preflight observed both hosts')),
+      (engines) => {
+        // The config changed since the command read it, or the command read it otherwise than the engine.
+        const keys = Object.keys(engines).filter((key) => JSON.stringify(engines[key as keyof StackConfig]) !== JSON.stringify(config[key as keyof StackConfig]));
+        markEngineLog(`the engine's config differs in ${keys.join(', ')}`);
+        console.error(`warning: the engine's config differs from the one this command read before it (${keys.join(', ')}): the up goes on with the engine's; `
+          + 'if nobody changed the config meanwhile, run operator commands with SOUNZ_CONFIG_BY_CLI=1 and report it (ops/stackConfig.ts).');
+      }),
+  };
+}
+
+function parsedOrRefusal(entries: ConfigEntries, pair?: Pair): { config: StackConfig } | { refusal: string } {
   try {
-    config = configFromEntries(entries, pair);
+    return { config: configFromEntries(entries, pair) };
   } catch (error) {
     if (error instanceof ConfigError) return { refusal: error.message };
     throw error;
   }
-  const { observeHosts, startPreflight } = require('../components/preflight') as typeof import('../components/preflight');
-  return {
-    preflight: startPreflight(config, { primary: config.primaryStatus, secondary: config.secondaryStatus },
-      (c, n) => (observe ?? observeHosts)(c, n).finally(() => markEngineLog('preflight observed both hosts'))),
-  };
+}
+
+/**
+ * A refusal of the config the command read itself, confirmed by the CLI's read before it is given: a
+ * fault of that reader must not stop a switch unexplained. The CLI's read refused too: its words; else
+ * what happened and the way round it. Nothing was changed either way.
+ */
+export async function confirmedRefusal(engine: Engine, entries: ConfigEntries, refusal: string, pair?: Pair): Promise<string> {
+  if (!readInProcess(entries)) return refusal;
+  const cli = parsedOrRefusal(await configByCli(engine), pair);
+  if ('refusal' in cli) return cli.refusal;
+  markEngineLog('the CLI reads a config this command refused');
+  return `Refused by this command's own read of the stack's config, which the CLI reads otherwise (a fault of ops/stackConfig.ts): ${refusal}
+`
+    + 'Nothing was changed. Instead: run the same command again with SOUNZ_CONFIG_BY_CLI=1, and report it.';
 }
 
 /** index.ts: the CLI runs it with no preflight, an operator command with the one it started. */

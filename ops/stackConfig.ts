@@ -15,10 +15,25 @@ import { markEngineLog, type Engine } from './engine';
 /** The stack's config as `pulumi config --json --show-secrets` prints it. */
 export type ConfigEntries = Record<string, { value?: string; secret: boolean; objectValue?: unknown }>;
 
+/**
+ * The config, read here when this reader knows the stack's files, else (or with SOUNZ_CONFIG_BY_CLI=1,
+ * the way round a fault of this reader) by the CLI.
+ */
 export async function configEntries(engine: Engine): Promise<ConfigEntries> {
-  return (await configInProcess(engine).catch((error: Error) => void markEngineLog(`config left to the CLI: ${error.message}`)))
-    ?? (JSON.parse((await engine.run(['config', '--json', '--show-secrets'])).stdout) as ConfigEntries);
+  const mine = process.env.SOUNZ_CONFIG_BY_CLI === '1' ? undefined
+    : await configInProcess(engine).catch((error: Error) => void markEngineLog(`config left to the CLI: ${error.message}`));
+  if (mine) readHere.add(mine);
+  return mine ?? configByCli(engine);
 }
+
+export async function configByCli(engine: Engine): Promise<ConfigEntries> {
+  return JSON.parse((await engine.run(['config', '--json', '--show-secrets'])).stdout) as ConfigEntries;
+}
+
+const readHere = new WeakSet<ConfigEntries>();
+
+/** Whether configEntries read these in this process (not by the CLI). */
+export const readInProcess = (entries: ConfigEntries) => readHere.has(entries);
 
 type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml };
 
@@ -47,8 +62,21 @@ const GO_READS_OTHERWISE: [RegExp, string][] = [
   [/(^|[\s[{,])\?(\s|$)/m, 'a complex key'],
   [/\\\//, 'a \\/ escape'],
   [/[\u0085\u2028\u2029\ufeff]/, 'a line separator or byte-order mark'],
+  // What YAML allows in a file (tab, line ends, printable text), less U+FFFE/U+FFFF, which Go refuses.
+  [/[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u, 'a control character'],
+  [/\\u[dD][89a-fA-F]/, 'a surrogate escape'],
 ];
-const SEALED = /v1:[A-Za-z0-9+/=]*:[A-Za-z0-9+/=]*/g;
+/** A salt or a sealed value, `v1` and its `:` parts (the salt's last part is itself a sealed value). */
+const SEALED = /\bv1(:[A-Za-z0-9+/=]*)+/g;
+
+/** The raw checks above, on the text of a project file. */
+function goReadsOtherwise(file: string, text: string): void {
+  const odd = GO_READS_OTHERWISE.find(([pattern]) => pattern.test(text.replace(SEALED, 'v1')));
+  if (odd) throw new Error(`${file} has ${odd[1]}`);
+}
+
+/** The only keys of a stack file the CLI reads for its config (the others have gone to the CLI above). */
+const STACK_FILE_KEYS = new Set(['config', 'encryptionsalt', 'secretsprovider', 'encryptedkey']);
 
 /**
  * A nested key the CLI's JSON orders and prints as JS does: a plain name, not a number (JS orders those
@@ -56,32 +84,46 @@ const SEALED = /v1:[A-Za-z0-9+/=]*:[A-Za-z0-9+/=]*/g;
  */
 const PLAIN_KEY = /^(?!(null|Null|NULL)$)[A-Za-z_$][\w$.-]{0,254}$/;
 
-/** The DIY backends (pkg/backend/diy) keep a stack's config only in its file; Pulumi Cloud may keep it itself. */
-const DIY_BACKEND = /^(file|s3|gs|azblob|postgres):\/\//;
+/**
+ * The folder of a file backend (`file://...`), whose stacks keep their config only in their files
+ * (Pulumi Cloud may keep it itself), and where this reader can see that the stack exists.
+ */
+export function folderBackend(environment: NodeJS.ProcessEnv): string | undefined {
+  const url = environment.PULUMI_BACKEND_URL;
+  return url?.startsWith('file:///') ? join(decodeURIComponent(new URL(url).pathname), '.pulumi') : undefined;
+}
+
+const exists = (path: string) => access(path).then(() => true, () => false);
+const isMap = (value: unknown): value is Record<string, Yaml> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The config from Pulumi.<stack>.yaml, or an error saying why the CLI should read it. */
 export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack' | 'environment'>): Promise<ConfigEntries> {
-  if (!DIY_BACKEND.test(engine.environment.PULUMI_BACKEND_URL ?? '')) throw new Error('not a DIY backend');
-  const [project, stackText, jsonProject] = await Promise.all([
-    readYaml(engine.projectDir, 'Pulumi.yaml'),
+  const backend = folderBackend(engine.environment);
+  if (!backend || engine.stack.includes('/')) throw new Error('not a stack of a folder backend');
+  const [projectText, stackText, jsonProject] = await Promise.all([
+    readText(join(engine.projectDir, 'Pulumi.yaml')),
     readFile(join(engine.projectDir, `Pulumi.${engine.stack}.yaml`)).then(utf8, (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return undefined;
       throw error;
     }),
-    access(join(engine.projectDir, 'Pulumi.json')).then(() => true, () => false),
+    exists(join(engine.projectDir, 'Pulumi.json')),
   ]);
   if (jsonProject) throw new Error('a Pulumi.json beside Pulumi.yaml');
-  const odd = GO_READS_OTHERWISE.find(([pattern]) => pattern.test((stackText ?? '').replace(SEALED, 'v1')));
-  if (odd) throw new Error(`the stack file has ${odd[1]}`);
-  const stack = stackText === undefined ? undefined : parseYaml(stackText);
+  goReadsOtherwise('Pulumi.yaml', projectText);
+  goReadsOtherwise('the stack file', stackText ?? '');
+  const [project, stack] = [parseYaml(projectText), stackText === undefined ? undefined : parseYaml(stackText)];
   // Config the CLI would merge from elsewhere, or secrets it would decrypt otherwise.
-  if (!project || !stack) throw new Error('no stack file');
+  if (!isMap(project) || !isMap(stack)) throw new Error('no stack file');
+  const stateFile = join(backend, 'stacks', String(project.name), engine.stack);
+  const known = await Promise.all(['json', 'json.gz', 'json.zst'].map((ext) => exists(`${stateFile}.${ext}`)));
+  if (!known.some(Boolean)) throw new Error('no such stack in the backend');
+  const unknownKey = Object.keys(stack).find((key) => !STACK_FILE_KEYS.has(key));
+  if (unknownKey !== undefined) throw new Error(`the stack file has ${unknownKey}`);
   const cliOnly = 'config' in project || 'stackConfigDir' in project ? 'Pulumi.yaml has config of its own'
-    : 'environment' in stack ? 'the stack imports an environment'
-      : stack.secretsprovider !== undefined && stack.secretsprovider !== 'passphrase' ? `secrets by ${String(stack.secretsprovider)}` : undefined;
+    : stack.secretsprovider !== undefined && stack.secretsprovider !== 'passphrase' ? `secrets by ${String(stack.secretsprovider)}` : undefined;
   if (cliOnly) throw new Error(cliOnly);
   const config = stack.config ?? {};
-  if (typeof config !== 'object' || Array.isArray(config)) throw new Error('config is not a map');
+  if (!isMap(config)) throw new Error('config is not a map');
   const entries = Object.entries(config);
   // A key the CLI takes for no namespace or a path, a bare null (it prints "null"), values printed otherwise.
   const otherwise = entries.find(([key, value]) => !/^[^:]+:[^:]+$/.test(key) || value === null || printedOtherwise(value));
@@ -108,11 +150,16 @@ export async function passphraseSecrets(engine: Pick<Engine, 'projectDir' | 'env
   return derived.get(key)!;
 }
 
-/** As the CLI, which runs in the project's folder, takes it: the variable, else the file's text trimmed. */
-async function passphrase(projectDir: string, env: NodeJS.ProcessEnv): Promise<string> {
+/**
+ * As the CLI, which runs in the project's folder, takes it: the variable, else the file's text trimmed
+ * (Go's TrimSpace keeps a BOM and trims U+0085, JS's trim the other way round: neither goes here).
+ */
+export async function passphrase(projectDir: string, env: NodeJS.ProcessEnv): Promise<string> {
   if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
-  if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return (await readFile(resolve(projectDir, env.PULUMI_CONFIG_PASSPHRASE_FILE), 'utf8')).trim();
-  throw new Error('no passphrase in the environment');
+  if (!env.PULUMI_CONFIG_PASSPHRASE_FILE) throw new Error('no passphrase in the environment');
+  const text = await readText(resolve(projectDir, env.PULUMI_CONFIG_PASSPHRASE_FILE));
+  if (/[\ufeff\u0085]/.test(text)) throw new Error('a passphrase file that Go trims otherwise');
+  return text.trim();
 }
 
 /** `{secure: v1:...}`, the form of an encrypted value anywhere in the config. */
@@ -128,7 +175,8 @@ function secureText(value: Yaml): string | undefined {
  */
 function printedOtherwise(value: Yaml): boolean {
   if (typeof value === 'number') return !Number.isFinite(value) || Object.is(value, -0) || (Number.isInteger(value) && !Number.isSafeInteger(value));
-  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  // The CLI writes the file back and reads it again: a leading line end is lost, a leading tab before a line end refused.
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) || /^\n|^\t[^]*\n/.test(value);
   if (typeof value !== 'object' || value === null) return false;
   return (!Array.isArray(value) && Object.keys(value).some((key) => !PLAIN_KEY.test(key))) || Object.values(value).some(printedOtherwise);
 }
@@ -166,14 +214,12 @@ function decrypted(value: Yaml, decrypt?: (text: string) => string): Yaml {
  * each value `v1:<nonce>:<AES-256-GCM sealed text with its tag>`.
  */
 async function passphraseDecrypter(state: string, phrase: string): Promise<(text: string) => string> {
-  const [version, salt] = state.split(':');
-  if (version !== 'v1' || !salt) throw new Error('no v1 encryption salt');
-  const key = await promisify(pbkdf2)(phrase, Buffer.from(salt, 'base64'), 1_000_000, 32, 'sha256');
+  const [salt] = strictParts(state, 'salt');
+  const key = await promisify(pbkdf2)(phrase, salt, 1_000_000, 32, 'sha256');
   const decrypt = (text: string) => {
-    const [v, nonce, sealed] = text.split(':');
-    if (v !== 'v1' || nonce === undefined || sealed === undefined) throw new Error('not a v1 secret');
-    const bytes = Buffer.from(sealed, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64'));
+    const [nonce, bytes] = strictParts(text, 'value');
+    if (nonce.length !== 12) throw new Error('not a 12-byte nonce');
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce);
     decipher.setAuthTag(bytes.subarray(bytes.length - 16));
     return utf8(Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]));
   };
@@ -181,4 +227,19 @@ async function passphraseDecrypter(state: string, phrase: string): Promise<(text
   const opened = (() => { try { return decrypt(state.split(':').slice(2).join(':')); } catch { return undefined; } })();
   if (opened !== 'pulumi') throw new Error('the passphrase does not open the salt');
   return decrypt;
+}
+
+/** Standard padded base64, as Go's decoder takes it (Node's would take it without padding, URL-safe, with spaces). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * The decoded parts of a sealed value (`v1:<nonce>:<sealed>`) or of a salt state (`v1:<salt>:v1:<nonce>:<sealed>`),
+ * or an error where Go's strict reading would fail.
+ */
+export function strictParts(text: string, kind: 'value' | 'salt'): Buffer[] {
+  const parts = text.split(':');
+  const shape = kind === 'value' ? ['v1', BASE64, BASE64] : ['v1', BASE64, 'v1', BASE64, BASE64];
+  const ok = parts.length === shape.length && shape.every((want, i) => (typeof want === 'string' ? parts[i] === want : want.test(parts[i])));
+  if (!ok) throw new Error(`not a ${kind === 'value' ? 'sealed value' : 'salt'} Go would read`);
+  return parts.filter((_, i) => typeof shape[i] !== 'string').map((part) => Buffer.from(part, 'base64'));
 }

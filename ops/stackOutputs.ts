@@ -7,7 +7,7 @@
 import { access } from 'fs/promises';
 import { join } from 'path';
 import { markEngineLog, type Engine } from './engine';
-import { LONE_SURROGATE, passphraseSecrets, readText, readYaml } from './stackConfig';
+import { folderBackend, LONE_SURROGATE, passphrase, passphraseSecrets, readText, readYaml, strictParts } from './stackConfig';
 
 /** The outputs, or undefined when the stack has none recorded (never deployed). */
 export async function recordedOutputs(engine: Engine): Promise<Record<string, unknown> | undefined> {
@@ -19,28 +19,60 @@ export async function recordedOutputs(engine: Engine): Promise<Record<string, un
 
 /** The root resource's outputs in `<folder>/.pulumi/stacks/<project>/<stack>.json`, or an error saying why the CLI should read them. */
 export async function outputsInProcess(engine: Pick<Engine, 'projectDir' | 'stack' | 'environment'>): Promise<Record<string, unknown>> {
-  const url = engine.environment.PULUMI_BACKEND_URL;
-  if (!url?.startsWith('file:///') || engine.stack.includes('/')) throw new Error('not a stack of a folder backend');
-  const root = join(decodeURIComponent(new URL(url).pathname), '.pulumi');
+  const root = folderBackend(engine.environment);
+  if (!root || engine.stack.includes('/')) throw new Error('not a stack of a folder backend');
   const [project, meta] = await Promise.all([readYaml(engine.projectDir, 'Pulumi.yaml'), readYaml(root, 'meta.yaml')]);
   if (meta?.version !== 1) throw new Error('not the project layout');
   const file = join(root, 'stacks', String(project?.name), `${engine.stack}.json`);
   const compressed = await Promise.all(['gz', 'zst'].map((ext) => access(`${file}.${ext}`).then(() => ext, () => undefined)));
   if (compressed.some(Boolean)) throw new Error(`a compressed state (.${compressed.filter(Boolean).join(', .')})`);
-  const state = JSON.parse(await readText(file)) as Checkpoint;
+  const state = goJsonParse(await readText(file)) as Checkpoint;
   if (state.version !== 3) throw new Error(`a checkpoint of version ${String(state.version)}`);
   const latest = state.checkpoint?.latest;
+  const provider = latest?.secrets_providers;
+  for (const record of [state, state.checkpoint, latest, provider, provider?.state, ...(latest?.resources ?? [])]) exactFields(record);
   const stack = latest?.resources?.find((resource) => resource.type === 'pulumi:pulumi:Stack' && !resource.parent);
   if (!stack) throw new Error('no stack resource recorded');
   const sealed: string[] = [];
   const outputs = masked(stack.outputs ?? {}, sealed) as Record<string, unknown>;
-  // The CLI opens the outputs' sealed values before it prints (so a wrong passphrase fails then, though
-  // not when no output is sealed): the same here, with the key derived once for config and state.
+  // The CLI sets up the state's secrets provider before it prints, and opens the outputs' sealed values
+  // (so a wrong passphrase fails then, though not when no output is sealed): the same here, the key
+  // derived once for config and state.
+  if (provider !== undefined) {
+    if (provider.type !== 'passphrase' || typeof provider.state?.salt !== 'string') throw new Error(`state secrets by ${String(provider.type)}`);
+    strictParts(provider.state.salt, 'salt');
+    await passphrase(engine.projectDir, engine.environment);
+  }
   if (sealed.length > 0) {
-    const open = await stateSecrets(engine, latest?.secrets_providers);
-    for (const value of sealed) JSON.parse(open(value));
+    if (provider === undefined) throw new Error('sealed outputs without a secrets provider');
+    const open = await passphraseSecrets(engine, provider.state!.salt as string);
+    for (const value of sealed) secretContent(open(value));
   }
   return outputs;
+}
+
+/** JSON as Go's decoder takes it here: a number beyond a double's range is an error (JSON.parse makes it Infinity). */
+function goJsonParse(text: string): unknown {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error('a number beyond a double');
+    return value;
+  });
+}
+
+/** A secret's content as the CLI reads it: JSON, with no signed value inside. */
+function secretContent(text: string): void {
+  goJsonParse(text);
+  if (text.includes(SECRET_SIG[0])) throw new Error('a signed value inside a secret');
+}
+
+/** The fields read here, which Go's decoder matches ignoring case: any other spelling, or a non-ASCII key (Go folds some), goes to the CLI. */
+const FIELDS = ['version', 'checkpoint', 'latest', 'secrets_providers', 'resources', 'type', 'state', 'salt', 'parent', 'outputs'];
+
+function exactFields(record: unknown): void {
+  if (typeof record !== 'object' || record === null) return;
+  for (const key of Object.keys(record)) {
+    if (/[^\x20-\x7e]/.test(key) || (FIELDS.includes(key.toLowerCase()) && !FIELDS.includes(key))) throw new Error(`a field spelled ${JSON.stringify(key)}`);
+  }
 }
 
 type Checkpoint = { version?: number; checkpoint?: { latest?: {
@@ -48,11 +80,6 @@ type Checkpoint = { version?: number; checkpoint?: { latest?: {
   resources?: { type: string; parent?: string; outputs?: unknown }[];
 } } };
 
-/** The opener of the state's sealed values: the passphrase's (its key shared with the config's read); any other provider is the CLI's. */
-async function stateSecrets(engine: Pick<Engine, 'projectDir' | 'environment'>, provider: NonNullable<NonNullable<Checkpoint['checkpoint']>['latest']>['secrets_providers']) {
-  if (provider?.type !== 'passphrase' || typeof provider.state?.salt !== 'string') throw new Error(`state secrets by ${String(provider?.type ?? 'no provider')}`);
-  return passphraseSecrets(engine, provider.state.salt);
-}
 
 /** The state's mark of a secret value (sdk/go/common/resource/sig). */
 const SECRET_SIG = ['4dabf18193072939515e22adb298388d', '1b47061264138c4ac30d75fd1eb44270'] as const;
@@ -70,7 +97,7 @@ function masked(value: unknown, sealed: string[]): unknown {
   if (record[SECRET_SIG[0]] === SECRET_SIG[1]) {
     const { ciphertext, plaintext } = record;
     if ((typeof ciphertext === 'string') === (typeof plaintext === 'string')) throw new Error('a malformed secret');
-    if (typeof plaintext === 'string') JSON.parse(plaintext);
+    if (typeof plaintext === 'string') secretContent(plaintext);
     else sealed.push(ciphertext as string);
     return '[secret]';
   }

@@ -15,7 +15,7 @@ import { Pair } from '../model/pairs';
 import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
 import type { Preflight } from '../components/preflight';
-import { prepare, preflightOrRefusal, programWith } from './program';
+import { confirmedRefusal, prepare, preflightOrRefusal, programWith } from './program';
 import { recordedOutputs } from './stackOutputs';
 import { startWarmProvider } from './warmProvider';
 import { closeConnections } from '../providers/ssh';
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   // Its preflight (the probe of a dead host) starts now; after a question the up observes afresh.
   // A config the program would refuse is refused here, before the engine, with the program's words.
   const started = preflightOrRefusal(config, pair, prepared.observe);
-  if ('refusal' in started) throw new Error(`${started.refusal}\nnot switched: refused (above)`);
+  if ('refusal' in started) throw new Error(`${await confirmedRefusal(engine, config, started.refusal, pair)}\nnot switched: refused (above)`);
   let preflight: Preflight | undefined = started.preflight;
   if (!values.yes) {
     await engine.setStatuses(pair);

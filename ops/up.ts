@@ -8,7 +8,7 @@ import { parseArgs } from 'util';
 import { auditMessage, operatorOf } from '../components/operator';
 import { closeConnections } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
-import { prepare, preflightOrRefusal, programWith } from './program';
+import { confirmedRefusal, prepare, preflightOrRefusal, programWith } from './program';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reason: { type: 'string' }, stack: { type: 'string' }, preview: { type: 'boolean', default: false } } });
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const { config, provider, observe } = await prepare(engine);
   // A config the program would refuse is refused here, before the engine, with the program's words.
   const started = preflightOrRefusal(config, undefined, observe);
-  if ('refusal' in started) throw new Error(started.refusal);
+  if ('refusal' in started) throw new Error(await confirmedRefusal(engine, config, started.refusal));
   const program = programWith(started.preflight);
   const result = values.preview
     ? await engine.preview([], { program, provider })

@@ -5,7 +5,10 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Engine, PROJECT_DIR } from '../../ops/engine';
-import { configEntries, configInProcess, readYaml } from '../../ops/stackConfig';
+import { confirmedRefusal, preflightOrRefusal } from '../../ops/program';
+import { configByCli, configEntries, configInProcess, readInProcess, readYaml } from '../../ops/stackConfig';
+import { BASE } from '../support/stackConfig';
+import { NORMAL } from '../../model/pairs';
 
 jest.setTimeout(120_000);
 
@@ -59,6 +62,9 @@ test('the passphrase from PULUMI_CONFIG_PASSPHRASE_FILE, relative to the project
   writeFileSync(join(projectDir, 'passphrase.txt'), `  ${engine.environment.PULUMI_CONFIG_PASSPHRASE}\n`);
   const environment = { PULUMI_CONFIG_PASSPHRASE_FILE: 'passphrase.txt', PULUMI_BACKEND_URL: engine.environment.PULUMI_BACKEND_URL };
   expect(await configInProcess({ projectDir, stack: engine.stack, environment })).toEqual(await cli(engine));
+  // Go's TrimSpace keeps a byte-order mark, JS's trim drops it: the CLI's business.
+  writeFileSync(join(projectDir, 'passphrase.txt'), `\ufeff${engine.environment.PULUMI_CONFIG_PASSPHRASE}\n`);
+  await expect(configInProcess({ projectDir, stack: engine.stack, environment })).rejects.toThrow('a passphrase file that Go trims otherwise');
 });
 
 test('a wrong passphrase goes to the CLI, which refuses in its own words', async () => {
@@ -79,9 +85,15 @@ test('project-level config, which the CLI merges, goes to the CLI', async () => 
   }
 });
 
-test('without a DIY backend (Pulumi Cloud may keep the config itself) the CLI reads it', async () => {
+test('without a folder backend (Pulumi Cloud may keep the config itself) or without the stack in it, the CLI reads it', async () => {
   const { PULUMI_BACKEND_URL: _url, ...environment } = engine.environment;
-  await expect(configInProcess({ projectDir, stack: engine.stack, environment })).rejects.toThrow('not a DIY backend');
+  await expect(configInProcess({ projectDir, stack: engine.stack, environment })).rejects.toThrow('not a stack of a folder backend');
+  copyFileSync(join(projectDir, `Pulumi.${engine.stack}.yaml`), join(projectDir, 'Pulumi.never-made.yaml'));
+  try {
+    await expect(configInProcess({ projectDir, stack: 'never-made', environment: engine.environment })).rejects.toThrow('no such stack in the backend');
+  } finally {
+    rmSync(join(projectDir, 'Pulumi.never-made.yaml'));
+  }
 });
 
 /** A stack `odd-yaml` whose file holds this config line (text or bytes), written after the init, which rewrites the file in the CLI's own form. */
@@ -123,6 +135,11 @@ test.each<[string, string | Buffer, string]>([
   ['a complex key', 'sounz:a: {? [1, 2] : x}', 'the stack file has a complex key'],
   ['a \\/ escape', 'sounz:a: "x\\/y"', 'the stack file has a \\/ escape'],
   ['a line separator', 'sounz:a: x\u2028y', 'the stack file has a line separator or byte-order mark'],
+  ['a string starting with a line end (lost when the CLI writes the file back)', 'sounz:a: "\\nfoo"', 'the CLI reads sounz:a otherwise'],
+  ['a control character, even in a comment', 'sounz:a: xy # \x1b', 'the stack file has a control character'],
+  ['a surrogate pair as escapes', 'sounz:a: "x\\uD83D\\uDE00y"', 'the stack file has a surrogate escape'],
+  ['a key the stack file does not have', 'sounz:a: 1\nextra: 1', 'the stack file has extra'],
+  ['a sealed value Go would not read', 'sounz:a: {secure: "v1:abc:def"}', 'not a sealed value Go would read'],
   ['a byte that is not UTF-8', Buffer.from([...Buffer.from('sounz:a: x'), 0xf0, 0x9f, 0x98, 0x62]), 'The encoded data was not valid'],
 ])('%s goes to the CLI', async (_case, line, reason) => withStackLine(line, async (odd) => {
   await expect(configInProcess(odd)).rejects.toThrow(reason);
@@ -135,3 +152,29 @@ test('strings in objects print as Go\'s JSON prints them (<, >, & and U+2028 esc
     expect(mine['sounz:a'].value).toBe('{"b":"\\u003ca\\u0026b\\u003e \\b\\f \\\\b \\u2028","c":["x","é"]}');
     expect(mine).toEqual(await cli(odd));
   }));
+
+test('a refusal of the config read here is confirmed by the CLI\'s read: the same refusal in its words, else the reader\'s fault said', async () => {
+  const checked = new Engine({ projectDir, stack: 'refusal-check', backendDir: engine.backendDir, passphrase: engine.environment.PULUMI_CONFIG_PASSPHRASE });
+  await checked.init();
+  try {
+    const host = (role: string, { name, address, hostKey }: typeof BASE.primary) =>
+      ['--plaintext', `sounz:${role}.name=${name}`, '--plaintext', `sounz:${role}.address=${address}`, '--plaintext', `sounz:${role}.hostKey=${hostKey}`];
+    await checked.run(['config', 'set-all', '--path', ...host('primary', BASE.primary), ...host('secondary', BASE.secondary),
+      '--plaintext', 'sounz:serviceIp=not an address']);
+    await checked.setConfig('sounz:sshPrivateKey', BASE.sshPrivateKey, { secret: true });
+    await checked.setStatuses(NORMAL);
+    const refusedHere = await configEntries(checked);
+    expect(readInProcess(refusedHere)).toBe(true);
+    const started = preflightOrRefusal(refusedHere);
+    if (!('refusal' in started)) throw new Error('not refused');
+    // The CLI's read refuses it too: its words, which are the same.
+    expect(await confirmedRefusal(checked, refusedHere, started.refusal)).toBe(started.refusal);
+    // The file changes (as a reader's fault would make it look): the refusal is not given as the program's.
+    await checked.run(['config', 'set', 'sounz:serviceIp', '192.0.2.46']);
+    expect(await confirmedRefusal(checked, refusedHere, started.refusal)).toMatch(
+      /^Refused by this command's own read of the stack's config, which the CLI reads otherwise .*\nNothing was changed\. Instead: run the same command again with SOUNZ_CONFIG_BY_CLI=1/s);
+    expect(preflightOrRefusal(await configByCli(checked))).toHaveProperty('preflight');
+  } finally {
+    await checked.run(['stack', 'rm', '--yes', '--force'], { allowFailure: true });
+  }
+});

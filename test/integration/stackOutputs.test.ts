@@ -59,11 +59,14 @@ test('an asset in the outputs goes to the CLI, which renders it its own way', as
 const stateFile = () => join(engine.backendDir, '.pulumi', 'stacks', 'outputs-read', 'outputs-read.json');
 
 /** The state file as the CLI wrote it, changed by hand (as only a bug or an operator would) for the reader's checks. */
-function editState(edit: (state: { version: number; checkpoint: { latest: { resources: { outputs: Record<string, unknown> }[] } } }) => void): void {
-  const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as Parameters<typeof edit>[0];
+type State = { version: number; checkpoint: { latest: { secrets_providers: unknown; resources: Record<string, unknown>[] } } };
+function editState(edit: (state: State) => void): void {
+  const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as State;
   edit(state);
-  writeFileSync(stateFile(), JSON.stringify(state));
+  // JSON.stringify cannot write a number beyond a double: a placeholder stands for one.
+  writeFileSync(stateFile(), JSON.stringify(state).replace('"1e400"', '1e400'));
 }
+const rootOutputs = (state: State) => state.checkpoint.latest.resources[0].outputs as Record<string, unknown>;
 
 /** What a switch reads through the CLI: the printed outputs, or none when the CLI fails. */
 const printedOrNone = (of = engine) => of.run(['stack', 'output', '--json']).then((run) => JSON.parse(run.stdout) as unknown, () => undefined);
@@ -82,14 +85,15 @@ test('a wrong passphrase: read as the CLI prints while no output is sealed, else
   expect(await outputsInProcess(engine)).toEqual(await printedOrNone());
 });
 
-test.each<[string, (state: Parameters<Parameters<typeof editState>[0]>[0]) => void, string]>([
+test.each<[string, (state: State) => void, string]>([
   ['a checkpoint of another version', (state) => { state.version = 1; }, 'a checkpoint of version 1'],
-  ['a secret both sealed and open', (state) => {
-    const key = state.checkpoint.latest.resources[0].outputs.key as Record<string, unknown>;
-    key.plaintext = '"k"';
-  }, 'a malformed secret'],
-  ['an open secret that is not JSON', (state) => { state.checkpoint.latest.resources[0].outputs.key = { [SIG]: SECRET, plaintext: 'k' }; }, 'is not valid JSON'],
-  ['a lone surrogate', (state) => { state.checkpoint.latest.resources[0].outputs.odd = '\ud800'; }, 'a string Go would print otherwise'],
+  ['a secret both sealed and open', (state) => { (rootOutputs(state).key as Record<string, unknown>).plaintext = '"k"'; }, 'a malformed secret'],
+  ['an open secret that is not JSON', (state) => { rootOutputs(state).key = { [SIG]: SECRET, plaintext: 'k' }; }, 'is not valid JSON'],
+  ['a signed value inside an open secret', (state) => { rootOutputs(state).key = { [SIG]: SECRET, plaintext: JSON.stringify({ [SIG]: 'bogus' }) }; }, 'a signed value inside a secret'],
+  ['a lone surrogate', (state) => { rootOutputs(state).odd = '\ud800'; }, 'a string Go would print otherwise'],
+  ['a number beyond a double', (state) => { rootOutputs(state).big = '1e400'; }, 'a number beyond a double'],
+  ['a field Go matches ignoring case', (state) => { state.checkpoint.latest.resources[0].Outputs = { a: 1 }; }, 'a field spelled "Outputs"'],
+  ['another secrets provider', (state) => { state.checkpoint.latest.secrets_providers = { type: 'bogus', state: {} }; }, 'state secrets by bogus'],
 ])('%s goes to the CLI', async (_case, edit, reason) => {
   await importState([{ urn: stackUrn(), custom: false, type: 'pulumi:pulumi:Stack', outputs: { serviceHolder: 'slayer', key: secret('k') } }]);
   editState(edit);
