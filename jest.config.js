@@ -3,4 +3,6 @@ module.exports = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   testMatch: ['**/test/**/*.test.ts'],
+  // No test reaches an address outside the sandbox and this machine.
+  setupFiles: ['<rootDir>/test/support/netGuard.ts'],
 };

@@ -30,8 +30,8 @@ export interface Prepared {
 }
 
 /**
- * The stack's config, read by the CLI while this process loads the program, and the dynamic-provider
- * server and the preflight's worker, started meanwhile.
+ * The stack's config (read in this process, else by the CLI: ops/stackConfig.ts), and the
+ * dynamic-provider server and the preflight's worker, started meanwhile.
  */
 export async function prepare(engine: Engine): Promise<Prepared> {
   markEngineLog('command started');
@@ -62,9 +62,10 @@ export function preflightOrRefusal(entries: ConfigEntries, pair?: Pair, observe?
       (c, n) => (observe ?? observeHosts)(c, n).finally(() => markEngineLog('preflight observed both hosts')),
       (engines) => {
         // The config changed since the command read it, or the command read it otherwise than the engine.
-        const keys = Object.keys(engines).filter((key) => JSON.stringify(engines[key as keyof StackConfig]) !== JSON.stringify(config[key as keyof StackConfig]));
-        markEngineLog(`the engine's config differs in ${keys.join(', ')}`);
-        console.error(`warning: the engine's config differs from the one this command read before it (${keys.join(', ')}): the up goes on with the engine's; `
+        const all = [...new Set([...Object.keys(engines), ...Object.keys(config)])] as (keyof StackConfig)[];
+        const keys = all.filter((key) => JSON.stringify(engines[key]) !== JSON.stringify(config[key])).join(', ') || 'the order of its keys only';
+        markEngineLog(`the engine's config differs in ${keys}`);
+        console.error(`warning: the engine's config differs from the one this command read before it (${keys}): the up goes on with the engine's; `
           + 'if nobody changed the config meanwhile, run operator commands with SOUNZ_CONFIG_BY_CLI=1 and report it (ops/stackConfig.ts).');
       }),
   };
@@ -86,7 +87,12 @@ function parsedOrRefusal(entries: ConfigEntries, pair?: Pair): { config: StackCo
  */
 export async function confirmedRefusal(engine: Engine, entries: ConfigEntries, refusal: string, pair?: Pair): Promise<string> {
   if (!readInProcess(entries)) return refusal;
-  const cli = parsedOrRefusal(await configByCli(engine), pair);
+  let cli: ReturnType<typeof parsedOrRefusal>;
+  try {
+    cli = parsedOrRefusal(await configByCli(engine), pair);
+  } catch (error) {
+    return `${refusal}\n(The CLI's read of the config, to confirm this refusal, failed: ${(error as Error).message.trim()})`;
+  }
   if ('refusal' in cli) return cli.refusal;
   markEngineLog('the CLI reads a config this command refused');
   return `Refused by this command's own read of the stack's config, which the CLI reads otherwise (a fault of ops/stackConfig.ts): ${refusal}

@@ -64,7 +64,7 @@ const GO_READS_OTHERWISE: [RegExp, string][] = [
   [/[\u0085\u2028\u2029\ufeff]/, 'a line separator or byte-order mark'],
   // What YAML allows in a file (tab, line ends, printable text), less U+FFFE/U+FFFF, which Go refuses.
   [/[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]/u, 'a control character'],
-  [/\\u[dD][89a-fA-F]/, 'a surrogate escape'],
+  [/\\(u|U0000)[dD][89a-fA-F]/, 'a surrogate escape'],
 ];
 /** A salt or a sealed value, `v1` and its `:` parts (the salt's last part is itself a sealed value). */
 const SEALED = /\bv1(:[A-Za-z0-9+/=]*)+/g;
@@ -218,7 +218,8 @@ async function passphraseDecrypter(state: string, phrase: string): Promise<(text
   const key = await promisify(pbkdf2)(phrase, salt, 1_000_000, 32, 'sha256');
   const decrypt = (text: string) => {
     const [nonce, bytes] = strictParts(text, 'value');
-    if (nonce.length !== 12) throw new Error('not a 12-byte nonce');
+    // Go's GCM takes a 12-byte nonce and a 16-byte tag only (Node would take a shorter tag).
+    if (nonce.length !== 12 || bytes.length < 16) throw new Error('not a 12-byte nonce and a 16-byte tag');
     const decipher = createDecipheriv('aes-256-gcm', key, nonce);
     decipher.setAuthTag(bytes.subarray(bytes.length - 16));
     return utf8(Buffer.concat([decipher.update(bytes.subarray(0, bytes.length - 16)), decipher.final()]));

@@ -5,8 +5,9 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { Engine, PROJECT_DIR } from '../../ops/engine';
-import { confirmedRefusal, preflightOrRefusal } from '../../ops/program';
-import { configByCli, configEntries, configInProcess, readInProcess, readYaml } from '../../ops/stackConfig';
+import { ConfigError } from '../../model/config';
+import { configFromEntries, confirmedRefusal } from '../../ops/program';
+import { configByCli, configEntries, ConfigEntries, configInProcess, readInProcess, readYaml } from '../../ops/stackConfig';
 import { BASE } from '../support/stackConfig';
 import { NORMAL } from '../../model/pairs';
 
@@ -110,6 +111,17 @@ async function withStackLine(line: string | Buffer, check: (odd: Engine) => Prom
   }
 }
 
+/** The program's refusal of these entries (its words), or undefined: no preflight, so no host is reached. */
+function refusalOf(entries: ConfigEntries): string | undefined {
+  try {
+    configFromEntries(entries);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+}
+
 /** A read's outcome, its value or that it failed: the CLI refuses some of these files. */
 const outcome = (read: Promise<unknown>) => read.then((value) => ({ value }), () => ({ failed: true }));
 
@@ -138,6 +150,7 @@ test.each<[string, string | Buffer, string]>([
   ['a string starting with a line end (lost when the CLI writes the file back)', 'sounz:a: "\\nfoo"', 'the CLI reads sounz:a otherwise'],
   ['a control character, even in a comment', 'sounz:a: xy # \x1b', 'the stack file has a control character'],
   ['a surrogate pair as escapes', 'sounz:a: "x\\uD83D\\uDE00y"', 'the stack file has a surrogate escape'],
+  ['a surrogate pair as long escapes', 'sounz:a: "x\\U0000D83D\\U0000DE00y"', 'the stack file has a surrogate escape'],
   ['a key the stack file does not have', 'sounz:a: 1\nextra: 1', 'the stack file has extra'],
   ['a sealed value Go would not read', 'sounz:a: {secure: "v1:abc:def"}', 'not a sealed value Go would read'],
   ['a byte that is not UTF-8', Buffer.from([...Buffer.from('sounz:a: x'), 0xf0, 0x9f, 0x98, 0x62]), 'The encoded data was not valid'],
@@ -145,6 +158,13 @@ test.each<[string, string | Buffer, string]>([
   await expect(configInProcess(odd)).rejects.toThrow(reason);
   expect(await outcome(configEntries(odd))).toEqual(await outcome(cli(odd)));
 }));
+
+test('top-level scalars print as the CLI prints them (it reads them as YAML values, not as their text)', () =>
+  withStackLine('sounz:a: 1.0\n  sounz:b: True\n  sounz:c: +24\n  sounz:d: 1e3\n  sounz:e: 0.50', async (odd) => {
+    const mine = await configInProcess(odd);
+    expect(['a', 'b', 'c', 'd', 'e'].map((key) => mine[`sounz:${key}`].value)).toEqual(['1', 'true', '24', '1000', '0.5']);
+    expect(mine).toEqual(await cli(odd));
+  }));
 
 test('strings in objects print as Go\'s JSON prints them (<, >, & and U+2028 escaped)', () =>
   withStackLine('sounz:a: {b: "<a&b> \\b\\f \\\\b \\u2028", c: [x, "\\u00e9"]}', async (odd) => {
@@ -165,15 +185,18 @@ test('a refusal of the config read here is confirmed by the CLI\'s read: the sam
     await checked.setStatuses(NORMAL);
     const refusedHere = await configEntries(checked);
     expect(readInProcess(refusedHere)).toBe(true);
-    const started = preflightOrRefusal(refusedHere);
-    if (!('refusal' in started)) throw new Error('not refused');
+    const refusal = refusalOf(refusedHere);
+    expect(refusal).toContain('serviceIp');
     // The CLI's read refuses it too: its words, which are the same.
-    expect(await confirmedRefusal(checked, refusedHere, started.refusal)).toBe(started.refusal);
+    expect(await confirmedRefusal(checked, refusedHere, refusal!)).toBe(refusal);
     // The file changes (as a reader's fault would make it look): the refusal is not given as the program's.
     await checked.run(['config', 'set', 'sounz:serviceIp', '192.0.2.46']);
-    expect(await confirmedRefusal(checked, refusedHere, started.refusal)).toMatch(
+    expect(refusalOf(await configByCli(checked))).toBeUndefined();
+    expect(await confirmedRefusal(checked, refusedHere, refusal!)).toMatch(
       /^Refused by this command's own read of the stack's config, which the CLI reads otherwise .*\nNothing was changed\. Instead: run the same command again with SOUNZ_CONFIG_BY_CLI=1/s);
-    expect(preflightOrRefusal(await configByCli(checked))).toHaveProperty('preflight');
+    // The CLI's read fails (here: a stack file it cannot parse): the refusal stands, with that failure said.
+    writeFileSync(join(projectDir, 'Pulumi.refusal-check.yaml'), 'config: [');
+    expect(await confirmedRefusal(checked, refusedHere, refusal!)).toMatch(/^.*serviceIp.*\n\(The CLI's read of the config, to confirm this refusal, failed: /s);
   } finally {
     await checked.run(['stack', 'rm', '--yes', '--force'], { allowFailure: true });
   }
