@@ -88,18 +88,25 @@ const PLAIN_KEY = /^(?!(null|Null|NULL)$)[A-Za-z_$][\w$.-]{0,254}$/;
  * The folder of a file backend (`file://...`), whose stacks keep their config only in their files
  * (Pulumi Cloud may keep it itself), and where this reader can see that the stack exists.
  */
-export function folderBackend(environment: NodeJS.ProcessEnv): string | undefined {
+function folderBackend(environment: NodeJS.ProcessEnv): string | undefined {
   const url = environment.PULUMI_BACKEND_URL;
   return url?.startsWith('file:///') ? join(decodeURIComponent(new URL(url).pathname), '.pulumi') : undefined;
 }
 
 const exists = (path: string) => access(path).then(() => true, () => false);
+
+/** The stack's state file in a folder backend's project layout, and which of its forms are there: '' (JSON), '.gz', '.zst'. */
+export async function stateFileOf(engine: Pick<Engine, 'stack' | 'environment'>, project: string): Promise<{ root: string; file: string; forms: string[] }> {
+  const root = folderBackend(engine.environment);
+  if (!root || engine.stack.includes('/')) throw new Error('not a stack of a folder backend');
+  const file = join(root, 'stacks', project, `${engine.stack}.json`);
+  const forms = await Promise.all(['', '.gz', '.zst'].map(async (ext) => ((await exists(file + ext)) ? [ext] : [])));
+  return { root, file, forms: forms.flat() };
+}
 const isMap = (value: unknown): value is Record<string, Yaml> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The config from Pulumi.<stack>.yaml, or an error saying why the CLI should read it. */
 export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack' | 'environment'>): Promise<ConfigEntries> {
-  const backend = folderBackend(engine.environment);
-  if (!backend || engine.stack.includes('/')) throw new Error('not a stack of a folder backend');
   const [projectText, stackText, jsonProject] = await Promise.all([
     readText(join(engine.projectDir, 'Pulumi.yaml')),
     readFile(join(engine.projectDir, `Pulumi.${engine.stack}.yaml`)).then(utf8, (error: NodeJS.ErrnoException) => {
@@ -114,9 +121,7 @@ export async function configInProcess(engine: Pick<Engine, 'projectDir' | 'stack
   const [project, stack] = [parseYaml(projectText), stackText === undefined ? undefined : parseYaml(stackText)];
   // Config the CLI would merge from elsewhere, or secrets it would decrypt otherwise.
   if (!isMap(project) || !isMap(stack)) throw new Error('no stack file');
-  const stateFile = join(backend, 'stacks', String(project.name), engine.stack);
-  const known = await Promise.all(['json', 'json.gz', 'json.zst'].map((ext) => exists(`${stateFile}.${ext}`)));
-  if (!known.some(Boolean)) throw new Error('no such stack in the backend');
+  if ((await stateFileOf(engine, String(project.name))).forms.length === 0) throw new Error('no such stack in the backend');
   const unknownKey = Object.keys(stack).find((key) => !STACK_FILE_KEYS.has(key));
   if (unknownKey !== undefined) throw new Error(`the stack file has ${unknownKey}`);
   const cliOnly = 'config' in project || 'stackConfigDir' in project ? 'Pulumi.yaml has config of its own'

@@ -4,10 +4,8 @@
 // the key derivation of the state's secrets provider, in the switch's CPU-bound first second. Anything
 // else (another backend or secrets provider, the legacy or a compressed layout, a wrong passphrase,
 // assets in the outputs, a state written otherwise than the CLI writes it) goes to the CLI.
-import { access } from 'fs/promises';
-import { join } from 'path';
 import { markEngineLog, type Engine } from './engine';
-import { folderBackend, LONE_SURROGATE, passphrase, passphraseSecrets, readText, readYaml, strictParts } from './stackConfig';
+import { LONE_SURROGATE, passphrase, passphraseSecrets, readText, readYaml, stateFileOf, strictParts } from './stackConfig';
 
 /** The outputs, or undefined when the stack has none recorded (never deployed). */
 export async function recordedOutputs(engine: Engine): Promise<Record<string, unknown> | undefined> {
@@ -19,13 +17,11 @@ export async function recordedOutputs(engine: Engine): Promise<Record<string, un
 
 /** The root resource's outputs in `<folder>/.pulumi/stacks/<project>/<stack>.json`, or an error saying why the CLI should read them. */
 export async function outputsInProcess(engine: Pick<Engine, 'projectDir' | 'stack' | 'environment'>): Promise<Record<string, unknown>> {
-  const root = folderBackend(engine.environment);
-  if (!root || engine.stack.includes('/')) throw new Error('not a stack of a folder backend');
-  const [project, meta] = await Promise.all([readYaml(engine.projectDir, 'Pulumi.yaml'), readYaml(root, 'meta.yaml')]);
-  if (meta?.version !== 1) throw new Error('not the project layout');
-  const file = join(root, 'stacks', String(project?.name), `${engine.stack}.json`);
-  const compressed = await Promise.all(['gz', 'zst'].map((ext) => access(`${file}.${ext}`).then(() => ext, () => undefined)));
-  if (compressed.some(Boolean)) throw new Error(`a compressed state (.${compressed.filter(Boolean).join(', .')})`);
+  const project = await readYaml(engine.projectDir, 'Pulumi.yaml');
+  const { root, file, forms } = await stateFileOf(engine, String(project?.name));
+  if ((await readYaml(root, 'meta.yaml'))?.version !== 1) throw new Error('not the project layout');
+  const compressed = forms.filter((ext) => ext !== '');
+  if (compressed.length > 0) throw new Error(`a compressed state (${compressed.join(', ')})`);
   const state = goJsonParse(await readText(file)) as Checkpoint;
   if (state.version !== 3) throw new Error(`a checkpoint of version ${String(state.version)}`);
   const latest = state.checkpoint?.latest;
