@@ -1,5 +1,5 @@
-// The stack's config as `pulumi config --json --show-secrets` prints it, read in this process when its
-// secrets are the passphrase's (the file and PostgreSQL backends' default), else by that CLI run. The
+// The stack's config as `pulumi config --json --show-secrets` prints it, read in this process for a
+// folder backend's stack whose secrets are the passphrase's (that backend's default), else by that CLI run. The
 // CLI's run costs a Go start and its own key derivation in a switch's first, CPU-bound second on 2
 // cores; here the derivation runs on libuv's pool while the command starts the rest. Anything this
 // reader does not know (a backend that may keep config itself, another secrets provider, an ESC
