@@ -34,16 +34,19 @@ export async function outputsInProcess(engine: Pick<Engine, 'projectDir' | 'stac
   // The CLI sets up the state's secrets provider before it prints, and opens the outputs' sealed values
   // (so a wrong passphrase fails then, though not when no output is sealed): the same here, the key
   // derived once for config and state.
-  if (provider !== undefined) {
-    if (provider.type !== 'passphrase' || typeof provider.state?.salt !== 'string') throw new Error(`state secrets by ${String(provider.type)}`);
+  if (provider === undefined) {
+    if (sealed.length > 0) throw new Error('sealed outputs without a secrets provider');
+    return outputs;
+  }
+  if (provider.type !== 'passphrase' || typeof provider.state?.salt !== 'string') throw new Error(`state secrets by ${String(provider.type)}`);
+  if (sealed.length === 0) {
+    // Set up, not used: the salt's form and a passphrase to hand, without the key's derivation.
     strictParts(provider.state.salt, 'salt');
     await passphrase(engine.projectDir, engine.environment);
+    return outputs;
   }
-  if (sealed.length > 0) {
-    if (provider === undefined) throw new Error('sealed outputs without a secrets provider');
-    const open = await passphraseSecrets(engine, provider.state!.salt as string);
-    for (const value of sealed) secretContent(open(value));
-  }
+  const open = await passphraseSecrets(engine, provider.state.salt);
+  for (const value of sealed) secretContent(open(value));
   return outputs;
 }
 
@@ -75,7 +78,6 @@ type Checkpoint = { version?: number; checkpoint?: { latest?: {
   secrets_providers?: { type?: string; state?: { salt?: unknown } };
   resources?: { type: string; parent?: string; outputs?: unknown }[];
 } } };
-
 
 /** The state's mark of a secret value (sdk/go/common/resource/sig). */
 const SECRET_SIG = ['4dabf18193072939515e22adb298388d', '1b47061264138c4ac30d75fd1eb44270'] as const;
