@@ -6,7 +6,7 @@ import { SounzPair } from './components/pair';
 import { operatorOf } from './components/operator';
 import { observeHosts, Preflight } from './components/preflight';
 import { lastApplied, readStackConfig, refuse } from './components/stack';
-import { staleSources } from './components/project';
+import { staleSources } from './providers/project';
 import { closeConnections } from './providers/ssh';
 
 // The CLI calls it without arguments; an operator command running it in-process passes the preflight it started.

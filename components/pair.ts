@@ -4,7 +4,7 @@
 // no resource and so no connection at all.
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { PROJECT_DIR } from './project';
+import { PROJECT_DIR } from '../providers/project';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
 import { continuousSettings, Lag, Promotion, streamingParts } from '../model/continuous';

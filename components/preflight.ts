@@ -12,30 +12,11 @@ import { GENERATION_DIR } from '../model/generation';
 import { Pair } from '../model/pairs';
 import { HostFacts, NEEDED_COMMANDS, Observation } from '../model/situation';
 import { HOSTS, Host, STATUSES, Status } from '../model/statuses';
-import { LAST_REPLICATION, REPLICATE_COMMAND } from '../model/hostPaths';
+import { REPLICATE_COMMAND } from '../model/hostPaths';
+import { hostScript } from '../providers/project';
 import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script, sshTarget } from '../providers/ssh';
 
-// $1 service IP, $2 interface, $3 database, $4 dump folder, $5 generation folder, $6 replication command,
-// then the commands. key=value lines.
-const OBSERVE = `cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5 replicate=$6; shift 6
-echo "status=$(cat /etc/sounz/sounz.status 2>/dev/null)"
-for k in switch served data; do echo "$k=$(cat "$gen/$k" 2>/dev/null || echo 0)"; done
-if ip -4 -o addr show | grep -qF " inet $ip/"; then echo held=yes; else echo held=no; fi
-echo "addresses=$(ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{ print $4 }' | tr '\\n' ' ')"
-echo "mac=$(ip -o link show dev "$dev" 2>/dev/null | sed -n 's|.*link/ether \\([0-9a-f:]*\\).*|\\1|p')"
-echo "lastcopy=$(${LAST_REPLICATION})"
-missing=''
-for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
-echo "missing=$missing"
-# The replication command tells, without taking its lock (which could turn a nightly run away); without it, none runs.
-if [ -x "$replicate" ] && "$replicate" state | grep -qx lock=held; then echo replication=running; else echo replication=idle; fi
-echo "database=$(echo "select pg_database_size(:'db')" | runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
-echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
-  where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |
-  runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
-echo "recovery=$(echo 'select pg_is_in_recovery()' | runuser -u postgres -- psql -qtAX 2>/dev/null)"
-dir=$dumps; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
-echo "free=$(df -PB1 "$dir" | awk 'NR == 2 { print $4 }')"`;
+const OBSERVE = hostScript('observe.sh');
 
 /** The facts in the observation's key=value lines. */
 export function parseFacts(stdout: string): HostFacts {

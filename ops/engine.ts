@@ -33,7 +33,7 @@ export interface HistoryEntry {
 }
 
 /** The folder of the program itself (Pulumi.yaml), for its stacks: sandbox, operator or bench. */
-export { PROJECT_DIR } from '../components/project';
+export { PROJECT_DIR } from '../providers/project';
 
 /**
  * SOUNZ_ENGINE_LOG=<file>: every CLI run logs at -v=9 into it, and the operator commands add their own

@@ -9,7 +9,7 @@ import type { ZodRawShape } from 'zod';
 import { grammar, Grammar, Zod } from '../model/grammar';
 import { shownValue } from '../model/redact';
 import type { SshTarget } from './ssh';
-import { BUILD_DIR, RUNS_FROM_BUILD } from '../components/project';
+import { BUILD_DIR, RUNS_FROM_BUILD } from './project';
 
 /** The inputs that say how to reach the host; `privateKey` is a secret input. */
 export interface ConnectionInputs {

@@ -1,4 +1,4 @@
-// The project's folder (Pulumi.yaml, replication/, scripts/) whether this code runs from its sources
+// The project's folder (Pulumi.yaml, replication/, providers/scripts/) whether this code runs from its sources
 // (ts-node, jest) or from the build in bin/ (the engine and the operator commands: precompiled, since
 // ts-node took a second or more of every run), and whether that build is older than its sources.
 import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
@@ -31,4 +31,12 @@ export function staleSources(): string[] {
     const built = join(BUILD_DIR, source.replace(/\.ts$/, '.js'));
     return !existsSync(built) || statSync(built).mtimeMs < statSync(join(PROJECT_DIR, source)).mtimeMs;
   });
+}
+
+/**
+ * A shell script the providers or the preflight run on a host, from its own file under providers/scripts/
+ * (read when the module loads: a provider's serialized code then carries the text itself).
+ */
+export function hostScript(name: string): string {
+  return readFileSync(join(PROJECT_DIR, 'providers', 'scripts', name), 'utf8');
 }
