@@ -1,13 +1,21 @@
 // sounz-standby: the SOUNZ production/standby pair converged to the statuses in stack config.
 // Read and validate the config, see what the hosts record, plan the switch from there, build the pair.
 import * as pulumi from '@pulumi/pulumi';
-import { ConfigError, continuousSettings, continuousStepText, describeStep, Host, hostsToDetach, otherHost, planUp } from './model';
+import { ConfigError, continuousSettings, continuousStepText, describeStep, Host, HOSTS, hostsToDetach, Observation, otherHost, planUp } from './model';
 import { SounzPair } from './components/pair';
 import { operatorOf } from './components/operator';
 import { observeHosts, Preflight } from './components/preflight';
 import { lastApplied, readStackConfig, refuse } from './components/stack';
 import { staleSources } from './providers/project';
 import { closeConnections } from './providers/ssh';
+
+/** One host's answer to the preflight, in a line. */
+function observationText(name: string, seen: Observation): string {
+  if (!seen.reachable) return `${name} did not answer: ${seen.error}`;
+  const { status, record, holdsServiceIp } = seen.facts;
+  return `${name} answered: status ${status ?? '(none)'}, generations switch ${record.switch} served ${record.served} data ${record.data}` +
+    `${holdsServiceIp ? ', holds the service IP' : ''}`;
+}
 
 // The CLI calls it without arguments; an operator command running it in-process passes the preflight it started.
 export = async (preflight: Preflight = observeHosts) => {
@@ -23,10 +31,14 @@ export = async (preflight: Preflight = observeHosts) => {
   const next = { primary: config.primaryStatus, secondary: config.secondaryStatus };
   const [last, observed] = await Promise.all([lastApplied(), preflight(config, next)]);
   await closeConnections();
+  // What each host said, and the plan: the first lines an operator watching the switch sees (ops/progress.ts).
+  for (const h of HOSTS) pulumi.log.info(`preflight: ${observationText(config[h].name, observed[h])}`);
   const { mode } = continuousSettings(config);
   const situation = { observed, lastApplied: last };
   const plan = planUp(situation, next, { ip: config.serviceIp, device: config.serviceInterface }, mode);
   if (!plan.ok) return refuse(`Refused: ${plan.reason}.\nInstead: ${plan.suggestion}`);
+  const steps = mode === 'nightly' ? plan.steps.map(describeStep) : continuousStepText(plan, describeStep);
+  pulumi.log.info(`plan: ${plan.procedure}, generation ${plan.generation}${steps.length ? `: ${steps.join('; ')}` : ''}`);
 
   const pair = new SounzPair('sounz', { config, next, plan, detach: hostsToDetach(situation, plan, mode) });
 
@@ -41,7 +53,7 @@ export = async (preflight: Preflight = observeHosts) => {
     untouched: plan.untouched.map(name),
     // The operator's fencing command, per host it ran for in this switch (sounz:fenceCommand).
     fencing: pair.fencing,
-    steps: mode === 'nightly' ? plan.steps.map(describeStep) : continuousStepText(plan, describeStep),
+    steps,
     dataGrab: pair.dataGrab?.outcome ?? plan.grabSkipped ?? null,
     // sounz:replication.mode; in continuous mode the standby's lag, the handover or rebuild, the kept data directories.
     replication: pair.replication,

@@ -155,6 +155,8 @@ export const stackConfigSchema = z
   .transform((c) => ({ ...c, serviceLabel: c.serviceLabel ?? `${c.serviceInterface}:1` }));
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
+/** `sounz:replication.mode`: the runbook's nightly copy, or PostgreSQL streaming replication (model/continuous.ts). */
+export type ReplicationMode = NonNullable<StackConfig['replication']['mode']>;
 export type HostConfig = StackConfig['primary'];
 
 /** Values used in fix commands for keys without a default: the runbook's own machines. */

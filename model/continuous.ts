@@ -6,13 +6,13 @@
  * becomes a handover (the old server stops writing, the standby replays its last write, then is
  * promoted) or, for a host returning from down, a rebuild from the server.
  */
-import type { StackConfig } from './config';
+import type { ReplicationMode, StackConfig } from './config';
 import type { Pair } from './pairs';
 import type { Situation, UpPlan } from './situation';
 import type { SwitchPlan } from './transitions';
 import { HOSTS, Host, CronJob, otherHost, roleOf } from './statuses';
 
-export type ReplicationMode = 'nightly' | 'continuous';
+export type { ReplicationMode };
 
 /**
  * `sounz:replication.mode`, `.filesSchedule` and `.keepDataDirectories` when not set: the runbook's

@@ -4,7 +4,7 @@
  * outputs only for a host that does not answer. Then the preflight of the plan: every host it will
  * contact must be able to do its part before the first step changes anything.
  */
-import type { ReplicationMode } from './continuous';
+import type { ReplicationMode } from './config';
 import { GenerationRecord, NO_RECORD, describeRecord, mayCopy, newestServer } from './generation';
 import { cannotCarry } from './network';
 import { Pair, aloneOn, checkPair, pairText, samePair, servedBy, servingHost, usePair } from './pairs';

@@ -6,6 +6,7 @@ import { randomBytes } from 'crypto';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import type { Pair } from '../model/pairs';
+import type { EngineEvent } from '@pulumi/pulumi/automation/events';
 import type { ProgramLoader } from './inline';
 import type { WarmProvider } from './warmProvider';
 
@@ -14,6 +15,9 @@ export interface EngineResult {
   stdout: string;
   stderr: string;
 }
+
+/** The stack's config as `pulumi config --json --show-secrets` prints it. */
+export type ConfigEntries = Record<string, { value?: string; secret: boolean; objectValue?: unknown }>;
 
 /** One entry of `pulumi stack history --json`, newest first. */
 export interface HistoryEntry {
@@ -80,6 +84,8 @@ export interface RunOptions {
   program?: ProgramLoader;
   /** The dynamic-provider server started before the run (ops/warmProvider.ts), taken by the engine and ended with the run. */
   provider?: WarmProvider;
+  /** Each engine event as it happens (ops/eventStream.ts): an operator command's progress lines. */
+  onEvent?: (event: EngineEvent) => void;
 }
 
 export class Engine {
@@ -116,9 +122,13 @@ export class Engine {
   /** Runs `pulumi <args> --stack <stack>` in the project; rejects with PulumiError on a non-zero exit. */
   async run(args: string[], options: RunOptions = {}): Promise<EngineResult> {
     const fullArgs = [...args, '--stack', this.stack, '--non-interactive', ...(ENGINE_LOG ? ['--logtostderr', '-v=9'] : [])];
-    const result = await (options.program
-      ? (await import('./inline')).withInlineProgram(options.program, (inline) => this.spawn([...fullArgs, ...inline], options))
-      : this.spawn(fullArgs, options)).finally(() => options.provider?.stop());
+    // gRPC servers of ours, loaded only by the runs that use them (the operator commands load them early).
+    const spawn = async (extra: string[]) => (options.program
+      ? (await import('./inline')).withInlineProgram(options.program, (inline) => this.spawn([...fullArgs, ...extra, ...inline], options))
+      : this.spawn([...fullArgs, ...extra], options));
+    const { onEvent } = options;
+    const result = await (onEvent ? (await import('./eventStream')).withEventStream(onEvent, spawn) : spawn([]))
+      .finally(() => options.provider?.stop());
     if (ENGINE_LOG) appendFileSync(ENGINE_LOG, result.stderr);
     if (result.code !== 0 && !options.allowFailure) throw new PulumiError(fullArgs, result);
     return result;
@@ -127,7 +137,8 @@ export class Engine {
   private spawn(fullArgs: string[], options: RunOptions): Promise<EngineResult> {
     return new Promise<EngineResult>((resolve) => {
       const child = execFile('pulumi', fullArgs, {
-        cwd: this.projectDir, env: { ...this.env, ...options.provider?.env }, maxBuffer: 64 << 20, signal: options.signal, killSignal: 'SIGKILL',
+        cwd: this.projectDir, env: { ...this.env, ...options.provider?.env, ...(options.onEvent ? { PULUMI_DEBUG_COMMANDS: 'true' } : {}) },
+        maxBuffer: 64 << 20, signal: options.signal, killSignal: 'SIGKILL',
       },
         (error, stdout, stderr) => {
           const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
@@ -154,7 +165,7 @@ export class Engine {
       '--plaintext', `sounz:secondaryStatus=${pair.secondary}`]);
   }
 
-  up(message: string, options: Pick<RunOptions, 'signal' | 'onSpawn' | 'program' | 'provider'> & { extra?: string[] } = {}): Promise<EngineResult> {
+  up(message: string, options: Pick<RunOptions, 'signal' | 'onSpawn' | 'program' | 'provider' | 'onEvent'> & { extra?: string[] } = {}): Promise<EngineResult> {
     return this.run(['up', '--yes', '--skip-preview', '--message', message, ...(options.extra ?? [])], options);
   }
 
@@ -162,8 +173,13 @@ export class Engine {
     return this.run(['preview', '--diff', ...extra], options);
   }
 
-  refresh(message: string, extra: string[] = [], options: Pick<RunOptions, 'program' | 'provider'> = {}): Promise<EngineResult> {
+  refresh(message: string, extra: string[] = [], options: Pick<RunOptions, 'program' | 'provider' | 'onEvent'> = {}): Promise<EngineResult> {
     return this.run(['refresh', '--yes', '--skip-preview', '--diff', '--message', message, ...extra], options);
+  }
+
+  /** The stack's config as the CLI reads it, secrets opened: the only reader of a stack's config. */
+  async config(): Promise<ConfigEntries> {
+    return JSON.parse((await this.run(['config', '--json', '--show-secrets'])).stdout) as ConfigEntries;
   }
 
   async outputs(): Promise<Record<string, unknown>> {

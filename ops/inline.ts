@@ -9,7 +9,6 @@
 // (ops/program.ts). The SDK's own language server takes the calls from the first one on.
 import * as grpc from '@grpc/grpc-js';
 import * as langrpc from '@pulumi/pulumi/proto/language_grpc_pb';
-import type { EngineResult } from './engine';
 
 /** The SDK's language server for inline programs (exported at runtime, kept out of the typings). */
 interface LanguageServer {
@@ -23,7 +22,7 @@ const METHODS = ['getRequiredPlugins', 'run', 'getPluginInfo'] as const;
 export type ProgramLoader = () => () => Promise<unknown>;
 
 /** Runs the CLI (`up`, `preview`, `refresh --run-program`) given the arguments that make it run the program here. */
-export async function withInlineProgram(load: ProgramLoader, run: (args: string[]) => Promise<EngineResult>): Promise<EngineResult> {
+export async function withInlineProgram<R extends { code: number }>(load: ProgramLoader, run: (args: string[]) => Promise<R>): Promise<R> {
   let program: (() => Promise<unknown>) | undefined;
   let language: LanguageServer | undefined;
   const sdk = () => {

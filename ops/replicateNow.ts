@@ -13,7 +13,6 @@ import { replicate } from '../providers/replicationScript';
 import { closeConnections, runOverSsh, sshTarget } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
 import { configFromEntries, programWith } from './program';
-import { configEntries } from './stackConfig';
 import { startWarmProvider } from './warmProvider';
 
 export interface ReplicationRun {
@@ -26,7 +25,7 @@ export interface ReplicationRun {
 
 /** The stack's config as the program sees it, secrets decrypted. */
 export async function stackConfigOf(engine: Engine): Promise<StackConfig> {
-  return configFromEntries(await configEntries(engine));
+  return configFromEntries(await engine.config());
 }
 
 /** The pair the last successful `up` applied (the stack output `pair`). */

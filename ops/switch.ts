@@ -5,22 +5,25 @@
 // It runs against the stack of the environment (PULUMI_BACKEND_URL, passphrase or secrets provider),
 // with the program in this process (ops/program.ts): the same resources and state as `pulumi up`.
 //
-//   npm run switch -- emergency <dead host> --reason "..." [--stack NAME] [--yes]
+// The up's progress streams as it happens (ops/progress.ts), one line per step; --json makes each line
+// a JSON object, for scripts.
+//
+//   npm run switch -- emergency <dead host> --reason "..." [--stack NAME] [--yes] [--json]
 //   npm run switch -- recovery   --reason "..."     the repaired primary becomes the standby
 //   npm run switch -- switchover --reason "..."     planned: the secondary serves, the primary is its standby
 //   npm run switch -- normal     --reason "..."     back to NORMAL (or a repaired secondary back as standby)
 import { createInterface } from 'readline/promises';
 import { parseArgs } from 'util';
-import { Pair } from '../model/pairs';
+import { Pair, pairText } from '../model/pairs';
 import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
 import type { Preflight } from '../components/preflight';
-import { confirmedRefusal, prepare, preflightOrRefusal, programWith } from './program';
-import { recordedOutputs } from './stackOutputs';
+import { prepare, preflightOrRefusal, programWith } from './program';
+import { progress, summaryOf } from './progress';
 import { startWarmProvider } from './warmProvider';
 import { closeConnections } from '../providers/ssh';
 
-const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes]';
+const USAGE = 'usage: npm run switch -- normal|recovery|switchover|emergency <dead host> --reason "..." [--stack NAME] [--yes] [--json]';
 
 /** The statuses a procedure declares; `names` are the stack's machine names, primary first. */
 export function pairFor(procedure: string, deadHost: string | undefined, names: [string, string]): Pair {
@@ -42,13 +45,15 @@ export function pairFor(procedure: string, deadHost: string | undefined, names: 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { reason: { type: 'string' }, stack: { type: 'string' }, yes: { type: 'boolean', default: false } },
+    options: { reason: { type: 'string' }, stack: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
   });
   const [procedure, deadHost] = positionals;
   if (!procedure || !values.reason) throw new Error(USAGE);
+  const shown = progress({ json: values.json, since: performance.timeOrigin });
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  // The config (its key names the operator) and what the stack recorded of the last copy.
-  const outputs = recordedOutputs(engine);
+  shown.say(`${procedure}${deadHost ? ` ${deadHost}` : ''}: reading the config of stack ${engine.stack}`, { procedure, stack: engine.stack });
+  // The config (its key names the operator) and what the stack recorded of the last copy: two CLI reads at once.
+  const outputs = engine.outputs().catch(() => undefined);
   const prepared = await prepare(engine);
   const { config } = prepared;
   let { provider } = prepared;
@@ -57,6 +62,7 @@ async function main(): Promise<void> {
   const name = (key: string) => (JSON.parse(value(key) || '{}') as { name?: string }).name ?? key;
   const pair = pairFor(procedure, deadHost, [name('sounz:primary'), name('sounz:secondary')]);
   const before = { primary: value('sounz:primaryStatus'), secondary: value('sounz:secondaryStatus') } as Pair;
+  shown.say(`declaring ${pairText(pair)} (was ${pairText(before)}); last copy ${lastCopy ?? 'not recorded'}`, { pair, before, lastCopy: lastCopy ?? null });
 
   // A declined or refused switch leaves the config as the stack last had it: it changes nothing.
   const giveUp = async (why: string) => {
@@ -67,9 +73,9 @@ async function main(): Promise<void> {
   // sets the statuses itself), and up refuses a wrong switch just the same before it touches anything.
   // Its preflight (the probe of a dead host) starts now; after a question the up observes afresh.
   // A config the program would refuse is refused here, before the engine, with the program's words.
-  const started = preflightOrRefusal(config, pair, prepared.observe);
-  if ('refusal' in started) throw new Error(`${await confirmedRefusal(engine, config, started.refusal, pair)}\nnot switched: refused (above)`);
-  let preflight: Preflight | undefined = started.preflight;
+  const checked = preflightOrRefusal(config, pair, prepared.observe);
+  if ('refusal' in checked) throw new Error(`${checked.refusal}\nnot switched: refused (above)`);
+  let preflight: Preflight | undefined = checked.preflight;
   if (!values.yes) {
     await engine.setStatuses(pair);
     const preview = await engine.preview([], { allowFailure: true, program: programWith(preflight), provider });
@@ -85,13 +91,19 @@ async function main(): Promise<void> {
   }
   const statuses = ['--config', `sounz:primaryStatus=${pair.primary}`, '--config', `sounz:secondaryStatus=${pair.secondary}`];
   const message = auditMessage(procedure.toUpperCase(), values.reason, { operator: operatorOf(value('sounz:sshPrivateKey')), lastCopy });
-  const result = await engine.up(message, { extra: statuses, program: programWith(preflight), provider }).catch(async (error: PulumiError) => {
-    process.stdout.write(error.result.stdout);
-    if (error.result.stdout.includes('Refused: ')) await giveUp('refused (above)');
-    throw new Error('the switch failed (above); fix the cause and run it again, or pulumi up');
-  });
-  process.stdout.write(result.stdout);
+  shown.say('pulumi up: starting the engine');
+  const result = await engine.up(message, { extra: statuses, program: programWith(preflight), provider, onEvent: (e) => shown.event(e) })
+    .catch(async (error: PulumiError) => {
+      // The CLI's own last words (the steps and the program's errors were shown as they came).
+      process.stderr.write(error.result.stderr);
+      if (error.result.stdout.includes('Refused: ')) await giveUp('refused (above)');
+      throw new Error('the switch failed (above); fix the cause and run it again, or pulumi up');
+    })
+    .finally(() => shown.end());
+  // The CLI's own summary: the outputs (who serves, the checks, the grab) and the resource counts.
+  if (!values.json) process.stdout.write(summaryOf(result.stdout));
 }
+
 
 if (require.main === module) {
   // The preflight's SSH sessions end with the command, used or not (a refused config never takes them).

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: set-up on a fresh machine, then every test (unit, engine, sandbox, integration).
+# With arguments, jest runs just those (in band); without, the pure suites (test/unit: no host, no
+# engine) run beside the suites that share the sandbox hosts, which run one at a time. Each suite's
+# time is printed at the end (and kept in test-times.txt).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=setup.sh
@@ -9,5 +12,22 @@ bash "$repo/scripts/build.sh"
 cd "$repo"
 # Types are checked once here; ts-jest only transpiles.
 npx tsc --noEmit -p .
-# Suites that share the sandbox hosts must not run at once.
-exec npx jest --runInBand "$@"
+if [ $# -gt 0 ]; then exec npx jest --runInBand "$@"; fi
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+npx jest --runInBand --json --outputFile="$results/unit.json" test/unit >"$results/unit.log" 2>&1 &
+unit=$!
+status=0
+npx jest --runInBand --json --outputFile="$results/hosts.json" --testPathIgnorePatterns=/test/unit/ || status=$?
+wait "$unit" || status=$?
+cat "$results/unit.log"
+node -e '
+  const rows = process.argv.slice(1).flatMap((file) => {
+    try { return JSON.parse(require("fs").readFileSync(file, "utf8")).testResults; } catch { return []; }
+  }).map((r) => [((r.endTime - r.startTime) / 1000).toFixed(1).padStart(7), r.status === "passed" ? "passed" : "FAILED",
+    r.assertionResults.length, require("path").relative(process.cwd(), r.name)]);
+  rows.sort((a, b) => b[0] - a[0]);
+  console.log("\nseconds  result  tests  suite\n" + rows.map((r) => `${r[0]}  ${r[1]}  ${String(r[2]).padStart(5)}  ${r[3]}`).join("\n"));
+' "$results/unit.json" "$results/hosts.json" | tee test-times.txt
+exit "$status"

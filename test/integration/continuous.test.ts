@@ -10,7 +10,7 @@ import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
 import type { Lag, Promotion } from '../../model/continuous';
 import { lsnBytes } from '../../providers/streamingReplication';
 import { sh, sql } from '../support/hosts';
-import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../support/writer';
+import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
 
 jest.setTimeout(240_000);
 

@@ -7,11 +7,10 @@ import { hostname, userInfo } from 'os';
 import * as sandbox from '../../sandbox';
 import { probeArp } from '../../components/preflight';
 import { Engine } from '../../ops/engine';
-import { outputsInProcess } from '../../ops/stackOutputs';
 import { sandboxStack } from '../../ops/sandboxStack';
 import type { HistoryRow } from '../../ops/history';
 import type { PairStatus } from '../../ops/status';
-import { runOps } from '../support/ops';
+import { runOps, runOpsTimed } from '../support/ops';
 import { sh } from '../support/hosts';
 
 jest.setTimeout(600_000);
@@ -97,9 +96,31 @@ test('status: a failed check, recorded by a refresh, needs attention until mende
   expect((await status()).code).toBe(0);
 });
 
-test('EMERGENCY: slayer killed, megadeth serves alone; status exit 0, the switch is listed with its operator', async () => {
+test('EMERGENCY: slayer killed, megadeth serves alone, its progress shown as it ran; status exit 0, the switch is listed with its operator', async () => {
   await sandbox.kill('slayer');
-  await ok('switch', ['emergency', 'slayer', '--reason', 'slayer died', '--yes']);
+  const run = await runOpsTimed(engine, 'switch', ['emergency', 'slayer', '--reason', 'slayer died', '--yes', '--json']);
+  if (run.code !== 0) throw new Error(`switch exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
+  const events = run.lines.map((line) => ({ at: line.at, ...(JSON.parse(line.text) as { t: number; step?: string; state?: string; message?: string }) }));
+  // The first line within a second of the command's start, by its own clock and by ours.
+  expect(events[0]).toMatchObject({ message: expect.stringContaining('reading the config of stack') });
+  expect(events[0].t).toBeLessThan(1);
+  expect(events[0].at).toBeLessThan(1_000);
+  // Each step that did work: a line when it started and one when it was done, in that order, each
+  // arriving while the command still ran (the claim's done line well before the command ended).
+  const steps = [...new Set(events.filter((e) => e.step && e.state).map((e) => e.step!))];
+  expect(steps).toEqual(expect.arrayContaining(['megadeth-service-ip', 'megadeth-status', 'sounz-checks']));
+  for (const step of steps) {
+    const started = events.find((e) => e.step === step && e.state === 'started')!;
+    const done = events.find((e) => e.step === step && e.state === 'done')!;
+    expect(started.t).toBeLessThanOrEqual(done.t);
+    expect(done.at).toBeLessThan(run.exitedAt);
+  }
+  const claimed = events.find((e) => e.step === 'megadeth-service-ip' && e.state === 'done')!;
+  const checked = events.find((e) => e.step === 'sounz-checks' && e.state === 'done')!;
+  expect(claimed.at).toBeLessThan(checked.at);
+  // The preflight's answers from both hosts were shown, before the first step started.
+  const firstStep = events.findIndex((e) => e.state === 'started');
+  expect(events.slice(0, firstStep).map((e) => e.message ?? '').join('\n')).toMatch(/preflight: slayer did not answer[^]*preflight: megadeth answered/);
   const { code, status: s } = await status();
   expect(s.attention).toEqual([]);
   expect(code).toBe(0);
@@ -183,10 +204,4 @@ test('a CLI up and an operator up agree: each is a no-op after the other; the AR
   // From this machine on the sandbox's bridge: megadeth answers ARP; no machine has 198.51.100.13.
   expect(await probeArp(info.hosts.megadeth.address)).toBe(true);
   expect(await probeArp('198.51.100.13')).toBe(false);
-});
-
-test('the outputs a switch reads from the folder backend\'s state are those `pulumi stack output --json` prints', async () => {
-  const cli = JSON.parse((await engine.run(['stack', 'output', '--json'])).stdout) as Record<string, unknown>;
-  expect(cli.lastReplication).toMatch(/^\d{4}-\d\d-\d\dT/);
-  expect(await outputsInProcess(engine)).toEqual(cli);
 });

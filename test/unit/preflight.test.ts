@@ -63,24 +63,6 @@ describe('the preflight an operator command starts before the engine is up', () 
     await preflight(configFromEntries({ ...entries, 'sounz:serviceIp': { value: '192.0.2.47', secret: false } }, EMERGENCY), EMERGENCY);
     expect(observe).toHaveBeenCalledTimes(3);
   });
-
-  test('an engine config other than the one the command read is said, naming the keys (the up goes on with the engine\'s)', async () => {
-    const observe = jest.fn(async () => NOBODY);
-    const started = preflightOrRefusal(entries, EMERGENCY, observe);
-    if (!('preflight' in started)) throw new Error(`refused: ${started.refusal}`);
-    const warn = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    try {
-      await started.preflight(configFromEntries(entries, EMERGENCY), EMERGENCY);
-      expect(warn).not.toHaveBeenCalled();
-      const engines = configFromEntries({ ...entries, 'sounz:serviceIp': { value: '192.0.2.47', secret: false } }, EMERGENCY);
-      await expect(started.preflight(engines, EMERGENCY)).resolves.toBe(NOBODY);
-      expect(warn).toHaveBeenCalledTimes(1);
-      expect(warn.mock.calls[0][0]).toMatch(/^warning: the engine's config differs from the one this command read before it \(serviceIp\): the up goes on with the engine's; .*SOUNZ_CONFIG_BY_CLI=1/);
-      expect(observe).toHaveBeenCalledTimes(2);
-    } finally {
-      warn.mockRestore();
-    }
-  });
 });
 
 describe('a config the program would refuse is refused by the operator command before the engine', () => {

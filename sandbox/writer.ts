@@ -1,4 +1,4 @@
-// The acceptance's writer (issue 14): a numbered row committed every 20 ms on whichever host serves,
+// A client of the sandbox (tests and bench alike): a numbered row committed every 20 ms on whichever host serves,
 // from the operator's machine over TCP (a killed host takes nothing of the writer with it). It keeps
 // one psql session open, feeds it one INSERT ... RETURNING per tick and counts a row as written only
 // when psql printed it back: committed. A session that ends (server stopped, killed, read-only: a

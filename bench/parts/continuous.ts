@@ -1,0 +1,93 @@
+// Continuous mode (PostgreSQL streaming) on a stack of its own: a planned switchover's dark window and
+// rows lost with each database size, then EMERGENCY with slayer killed mid-stream.
+import { randomBytes } from 'crypto';
+import * as sandbox from '../../sandbox';
+import { longestGap, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
+import { sandboxStack } from '../../ops/sandboxStack';
+import { converge, median, NORMAL, operator, RECOVERY, RUNS, Series, series, sleep, Watch } from '../measure';
+import { DARK_DATABASES_MB } from './dark';
+
+const PGDATA = '/var/lib/postgresql/15/main';
+const psqlOn = async (host: sandbox.HostName, query: string) => (await sandbox.execOn(host,
+  ['runuser', '-u', 'postgres', '--', 'psql', '-qtAX', '-d', 'sounz', '-c', query])).stdout.trim();
+const rowsOn = async (host: sandbox.HostName) =>
+  new Set((await psqlOn(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
+
+/**
+ * Continuous mode on a stack of its own: a planned switchover's dark window (HTTP at the vantage point)
+ * and the database's (the writer's longest time between two commits) with each database size, the rows
+ * lost (0 expected); then EMERGENCY with slayer killed mid-stream: the rows lost and the lag the outputs report.
+ */
+export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
+  const address = (host: sandbox.HostName) => info.hosts[host].address;
+  // The writer connects from the operator's machine (a bench fixture, not the program's).
+  for (const host of sandbox.hostnames) {
+    await sandbox.execOn(host, ['sh', '-c', `line='host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust'; ` +
+      `grep -qxF "$line" ${PGDATA}/pg_hba.conf || echo "$line" >>${PGDATA}/pg_hba.conf; runuser -u postgres -- psql -qtAX -c 'SELECT pg_reload_conf()'`]);
+  }
+  const engine = await sandboxStack(info, 'bench-continuous');
+  try {
+    await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
+    await engine.setConfig('sounz:replication.password', randomBytes(18).toString('base64'), { secret: true, path: true });
+    await converge(engine, NORMAL, 'bench: NORMAL, continuous');
+    await psqlOn('slayer', WRITER_TABLE_SQL);
+    const caughtUp = async () => {
+      const lsn = await psqlOn('slayer', 'SELECT pg_current_wal_lsn()');
+      for (let i = 0; i < 600; i++) {
+        if (await psqlOn('megadeth', `SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '${lsn}') >= 0`) === 't') return;
+        await sleep(100);
+      }
+      throw new Error('megadeth did not catch up within 60 s');
+    };
+    const switchover: Record<string, { dark: Series; databaseDark: Series; rowsLost: number[] }> = {};
+    for (const mb of DARK_DATABASES_MB) {
+      await psqlOn('slayer', `drop table if exists bulk; create table bulk as select g, repeat(md5(g::text), 3) t from generate_series(1, ${mb * 5700}) g`);
+      const size = await psqlOn('slayer', "select pg_database_size('sounz')");
+      await caughtUp();
+      const dark = [], databaseDark = [], rowsLost = [];
+      for (let i = 0; i < RUNS; i++) {
+        const writer = new Writer([address('slayer'), address('megadeth')]);
+        writer.start();
+        while (writer.acked.length < 25) await sleep(20);
+        const started = Date.now();
+        await operator(engine, ['switchover']);
+        dark.push(await watch.longestSilence('megadeth', started));
+        while (!writer.acked.some((row) => row.at > Date.now() - 500)) await sleep(20);
+        const acked = await writer.stop();
+        const there = await rowsOn('megadeth');
+        rowsLost.push(acked.filter((row) => !there.has(row.n)).length);
+        databaseDark.push(longestGap(acked));
+        console.log(`continuous switchover, database of ${size} bytes, run ${i + 1}: dark ${dark[i]} ms, ` +
+          `no commit for ${databaseDark[i]} ms, ${acked.length} rows committed, ${rowsLost[i]} lost (switch took ${Date.now() - started} ms)`);
+        await converge(engine, NORMAL, 'bench: NORMAL, continuous');
+      }
+      switchover[`${Math.round(Number(size) / 2 ** 20)} MiB`] = { dark: series(dark), databaseDark: series(databaseDark), rowsLost };
+    }
+    await psqlOn('slayer', 'drop table if exists bulk');
+    const emergency: { rowsLost: number[]; committed: number[]; reportedLag: unknown[] } = { rowsLost: [], committed: [], reportedLag: [] };
+    for (let i = 0; i < RUNS; i++) {
+      const writer = new Writer([address('slayer')]);
+      writer.start();
+      while (writer.acked.length < 50) await sleep(20);
+      await sandbox.kill('slayer');
+      const acked = await writer.stop();
+      await operator(engine, ['emergency', 'slayer']);
+      const there = await rowsOn('megadeth');
+      const lost = acked.filter((row) => !there.has(row.n));
+      const { lag } = (await engine.outputs()).replication as { lag: { lastReplayedTransaction: string } };
+      emergency.rowsLost.push(lost.length);
+      emergency.committed.push(acked.length);
+      emergency.reportedLag.push({ ...lag, lastCommitOnSlayer: new Date(Math.max(...acked.map((row) => row.at))).toISOString() });
+      console.log(`continuous EMERGENCY, run ${i + 1}: ${lost.length} of ${acked.length} rows lost; outputs: ${JSON.stringify(lag)}`);
+      await sandbox.revive('slayer');
+      await converge(engine, RECOVERY, 'bench: RECOVERY, continuous');
+      await converge(engine, NORMAL, 'bench: NORMAL, continuous');
+    }
+    // What the rebuilds kept aside, removed: each is a full data directory.
+    await sandbox.execOn('slayer', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
+    await sandbox.execOn('megadeth', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
+    return { switchover, emergency: { ...emergency, medianRowsLost: median(emergency.rowsLost) } };
+  } finally {
+    await engine.dispose({ destroy: false });
+  }
+}
