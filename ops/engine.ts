@@ -182,6 +182,12 @@ export class Engine {
     return JSON.parse((await this.run(['config', '--json', '--show-secrets'])).stdout) as ConfigEntries;
   }
 
+  /** One output the stack last recorded, as text, without opening its secrets (undefined when the stack has none such). */
+  async output(name: string): Promise<string | undefined> {
+    const { code, stdout } = await this.run(['stack', 'output', name], { allowFailure: true });
+    return code === 0 ? stdout.trim() : undefined;
+  }
+
   async outputs(): Promise<Record<string, unknown>> {
     const { stdout } = await this.run(['stack', 'output', '--json', '--show-secrets']);
     return JSON.parse(stdout) as Record<string, unknown>;

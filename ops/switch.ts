@@ -53,11 +53,11 @@ async function main(): Promise<void> {
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
   shown.say(`${procedure}${deadHost ? ` ${deadHost}` : ''}: reading the config of stack ${engine.stack}`, { procedure, stack: engine.stack });
   // The config (its key names the operator) and what the stack recorded of the last copy: two CLI reads at once.
-  const outputs = engine.outputs().catch(() => undefined);
+  const recordedCopy = engine.output('lastReplication');
   const prepared = await prepare(engine);
   const { config } = prepared;
   let { provider } = prepared;
-  const lastCopy = (await outputs)?.lastReplication as string | undefined;
+  const lastCopy = await recordedCopy;
   const value = (key: string) => config[key]?.value ?? '';
   const name = (key: string) => (JSON.parse(value(key) || '{}') as { name?: string }).name ?? key;
   const pair = pairFor(procedure, deadHost, [name('sounz:primary'), name('sounz:secondary')]);
