@@ -490,10 +490,19 @@ async function withDirLock<T>(fn: () => Promise<T>): Promise<T> {
 
 // ---------------------------------------------------------------- public API
 /** Bring the sandbox up (idempotent; when up already, only checks health and restarts what is missing). */
-export async function up(log: (s: string) => void = () => undefined): Promise<SandboxInfo> {
+/**
+ * Bring the sandbox up, reusing what is there. `fresh`: a suite's first call, which must not inherit
+ * another suite's hosts (their records would make its first deployment a different situation):
+ * whatever is left is taken down first.
+ */
+export async function up(log: (s: string) => void = () => undefined, options: { fresh?: boolean } = {}): Promise<SandboxInfo> {
   return withLock(async () => {
     requireRoot();
     ensurePackages(log);
+    if (options.fresh && readState()) {
+      log('fresh: taking down the sandbox left by an earlier run');
+      await downUnlocked();
+    }
     const state = loadOrNew();
     if (!readState() && (netnsExists(HOSTS.slayer.netns) || netnsExists(HOSTS.megadeth.netns) || netnsExists(VANTAGE.netns) || linkExists(BRIDGE))) {
       // leftovers with our fixed names but no state (state dir deleted by hand): remove them first

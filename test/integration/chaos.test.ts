@@ -92,7 +92,7 @@ async function write(): Promise<void> {
 }
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   engine = await sandboxStack(info, 'chaos-test');
   await engine.up('NORMAL: first deployment');
   await sql('slayer', 'create table if not exists chaos (id int)');

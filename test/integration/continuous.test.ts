@@ -37,7 +37,7 @@ const replication = async () => (await engine.outputs()).replication as {
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   // The writer connects from the operator's machine: let it in on both hosts (a test fixture, not the program's).
   for (const host of sandbox.hostnames) {
     await sh(host, `echo 'host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust' >>${PGDATA}/pg_hba.conf && ` +

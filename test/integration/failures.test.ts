@@ -17,7 +17,7 @@ const holders = () => holdersOf(info.serviceIp);
 const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: PulumiError) => e);
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   engine = await sandboxStack(info, 'failures-test');
   await engine.up('NORMAL: first deployment');
   await sql('slayer', 'create table if not exists orders (id int)');

@@ -51,7 +51,7 @@ async function backToNormal(): Promise<void> {
 
 beforeAll(async () => {
   rmSync(fenceLog, { force: true });
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   engine = await sandboxStack(info, 'guard-test');
   await engine.setConfig('sounz:fenceCommand', JSON.stringify(FENCE));
 });

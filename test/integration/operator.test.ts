@@ -34,7 +34,7 @@ const ok = async (command: string, args: string[]) => {
 };
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   engine = await sandboxStack(info, 'operator-test');
   fingerprint = execFileSync('ssh-keygen', ['-lf', info.operatorPrivateKeyPath], { encoding: 'utf8' }).split(' ')[1];
 });

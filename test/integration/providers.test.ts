@@ -24,7 +24,7 @@ const change = (key: string, from: unknown, to: unknown) =>
   new RegExp(`~ ${key} +: ${escape(JSON.stringify(from))} => ${escape(JSON.stringify(to))}\n`);
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   const { name, address, sshPort, user, hostKey } = info.hosts.slayer;
   await engine.init();
   await set('connection', JSON.stringify({ host: name, address, sshPort, user, hostKey }));

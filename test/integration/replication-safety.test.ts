@@ -46,7 +46,7 @@ const megadethHolds = async () => ({
 });
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   engine = await sandboxStack(info, 'replication-safety-test');
   await engine.up('NORMAL');
   // The application's own role owns the database and its table; a reporting role may only read.

@@ -24,7 +24,7 @@ const pullOnMegadeth = () => sandbox.execOn('megadeth', [REPLICATE_COMMAND, 'pul
 const generalLog = async (host: sandbox.HostName) => (await sh(host, 'cat /var/log/sounz/sounz-general.log')).stdout;
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   engine = await sandboxStack(info, 'replication-test');
   await engine.up('NORMAL');
   config = await stackConfigOf(engine);

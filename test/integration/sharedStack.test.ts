@@ -116,7 +116,7 @@ test('two ups started at the same moment: never both run, the lock left free, th
 });
 
 test('the SOUNZ program on the shared stack: a switch, replicate-now, status and history by the operator commands', async () => {
-  const info = await sandbox.up();
+  const info = await sandbox.up(undefined, { fresh: true });
   const sounz = await sandboxStack(info, 'team-sounz', { backendUrl: cluster.url });
   try {
     const switched = await runOps(sounz, 'switch', ['normal', '--reason', 'first deployment on the team stack', '--yes']);

@@ -27,7 +27,7 @@ const holdsServiceIp = async (host: sandbox.HostName) =>
 const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: PulumiError) => e);
 
 beforeAll(async () => {
-  info = await sandbox.up();
+  info = await sandbox.up(undefined, { fresh: true });
   engine = await sandboxStack(info, 'switching-test');
   poller = new VantagePoller(info.serviceIp);
 });
