@@ -2,6 +2,7 @@
 // Used by the operator commands, the demo, the benchmarks and the integration tests alike.
 import { execFile } from 'child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'fs';
+import { Socket } from 'net';
 import { randomBytes } from 'crypto';
 import { tmpdir } from 'os';
 import { join } from 'path';
@@ -51,6 +52,36 @@ export function markEngineLog(text: string): void {
   const now = new Date();
   const iso = now.toISOString();
   appendFileSync(ENGINE_LOG, `I${iso.slice(5, 7)}${iso.slice(8, 10)} ${iso.slice(11, 23)}000 ${process.pid} sounz] ${text}\n`);
+}
+
+/**
+ * The CLI's reads scripts/ops.sh started at the command's first instant, before node (SOUNZ_EARLY_READS
+ * "<fd>:<args>;...", of the stack SOUNZ_EARLY_STACK): each is taken once, by the first run of the same
+ * arguments on that stack, instead of a CLI run of its own. On its descriptor: "<exit code> <stdout
+ * bytes>\n", stdout, then stderr.
+ */
+const earlyReads = new Map((process.env.SOUNZ_EARLY_READS ?? '').split(';').filter(Boolean).map((entry) => {
+  const colon = entry.indexOf(':');
+  return [entry.slice(colon + 1), Number(entry.slice(0, colon))] as const;
+}));
+
+function takeEarlyRead(stack: string, args: string[]): Promise<EngineResult> | undefined {
+  const fd = earlyReads.get(args.join(' '));
+  if (fd === undefined || stack !== process.env.SOUNZ_EARLY_STACK) return undefined;
+  earlyReads.delete(args.join(' '));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    new Socket({ fd, readable: true, writable: false })
+      .on('data', (chunk: Buffer) => chunks.push(chunk))
+      .on('error', reject)
+      .on('end', () => {
+        const all = Buffer.concat(chunks);
+        const head = all.indexOf(10);
+        const [code, length] = all.subarray(0, head).toString().split(' ').map(Number);
+        const body = all.subarray(head + 1);
+        resolve({ code, stdout: body.subarray(0, length).toString(), stderr: body.subarray(length).toString() });
+      });
+  });
 }
 
 export class PulumiError extends Error {
@@ -127,7 +158,8 @@ export class Engine {
       ? (await import('./inline')).withInlineProgram(options.program, (inline) => this.spawn([...fullArgs, ...extra, ...inline], options))
       : this.spawn([...fullArgs, ...extra], options));
     const { onEvent } = options;
-    const result = await (onEvent ? (await import('./eventStream')).withEventStream(onEvent, spawn) : spawn([]))
+    const early = options.stdin === undefined && !options.program ? takeEarlyRead(this.stack, args) : undefined;
+    const result = await (early ?? (onEvent ? (await import('./eventStream')).withEventStream(onEvent, spawn) : spawn([])))
       .finally(() => options.provider?.stop());
     if (ENGINE_LOG) appendFileSync(ENGINE_LOG, result.stderr);
     if (result.code !== 0 && !options.allowFailure) throw new PulumiError(fullArgs, result);
