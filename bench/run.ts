@@ -1,10 +1,11 @@
 // `npm run bench`: how long the site is dark, on the sandbox, through the real engine, beside
 // keepalived doing the same takeover of the same service IP between the same two hosts.
-// Writes bench/results/<date>[-<parts>].json and prints a Markdown table.
+// Writes bench/results/<date>-<hhmm>[-<parts>].json and prints a Markdown table.
 //
 //   BENCH_PARTS=switch,refusal,dark,continuous,partition,keepalived (all by default; `emergency` is the
 //   EMERGENCY runs of `switch` alone)   BENCH_RUNS=5   BENCH_VS=<another checkout> (alternating runs of
 //   its operator commands beside this one's, for EMERGENCY and refusal)
+import { spawnSync } from 'child_process';
 import { mkdirSync, writeFileSync } from 'fs';
 import { cpus, totalmem } from 'os';
 import { join } from 'path';
@@ -92,8 +93,10 @@ async function main(): Promise<void> {
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     // A run of some parts only does not overwrite the day's full results.
     const parts = process.env.BENCH_PARTS ? `-${[...PARTS].join('-')}` : '';
-    const file = join(__dirname, 'results', `${date.slice(0, 10)}${parts}.json`);
+    // Each run its own file (history stays in bench/results/): <date>-<hhmm UTC>[-parts].json.
+    const file = join(__dirname, 'results', `${date.slice(0, 10)}-${date.slice(11, 13)}${date.slice(14, 16)}${parts}.json`);
     writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+    if (continuous?.timeline) spawnSync(process.execPath, [join(__dirname, 'plot.mjs'), file], { stdio: 'inherit' });
     const s2 = (x: number) => x.toFixed(2);
     console.log([
       `Results (${RUNS} runs each, ${date.slice(0, 10)}, ${results.machine.cores} cores), written to ${file}:`,

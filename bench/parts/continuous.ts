@@ -13,6 +13,14 @@ const psqlOn = async (host: sandbox.HostName, query: string) => (await sandbox.e
 const rowsOn = async (host: sandbox.HostName) =>
   new Set((await psqlOn(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
 
+/** One planned switchover as seen from outside, in ms from the operator's command: each HTTP answer on the service IP and each commit of the writer. */
+export interface Timeline {
+  size: string;
+  switchMs: number;
+  answers: { ms: number; host: string }[];
+  commits: number[];
+}
+
 /**
  * Continuous mode on a stack of its own: a planned switchover's dark window (HTTP at the vantage point)
  * and the database's (the writer's longest time between two commits) with each database size, the rows
@@ -40,6 +48,7 @@ export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
       throw new Error('megadeth did not catch up within 60 s');
     };
     const switchover: Record<string, { dark: Series; databaseDark: Series; rowsLost: number[] }> = {};
+    let timeline: Timeline | undefined;
     for (const mb of DARK_DATABASES_MB) {
       await psqlOn('slayer', `drop table if exists bulk; create table bulk as select g, repeat(md5(g::text), 3) t from generate_series(1, ${mb * 5700}) g`);
       const size = await psqlOn('slayer', "select pg_database_size('sounz')");
@@ -54,6 +63,12 @@ export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
         dark.push(await watch.longestSilence('megadeth', started));
         while (!writer.acked.some((row) => row.at > Date.now() - 500)) await sleep(20);
         const acked = await writer.stop();
+        // The first run's timeline, for bench/README.md's plot (bench/plot.mjs): who answered at the vantage point, and the commits.
+        timeline ??= {
+          size: `${Math.round(Number(size) / 2 ** 20)} MiB`, switchMs: Date.now() - started,
+          answers: watch.answers.filter((a) => a.at >= started - 1000).map((a) => ({ ms: a.at - started, host: a.host })),
+          commits: acked.filter((row) => row.at >= started - 1000).map((row) => row.at - started),
+        };
         const there = await rowsOn('megadeth');
         rowsLost.push(acked.filter((row) => !there.has(row.n)).length);
         databaseDark.push(longestGap(acked));
@@ -86,7 +101,7 @@ export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
     // What the rebuilds kept aside, removed: each is a full data directory.
     await sandbox.execOn('slayer', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
     await sandbox.execOn('megadeth', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
-    return { switchover, emergency: { ...emergency, medianRowsLost: median(emergency.rowsLost) } };
+    return { switchover, timeline, emergency: { ...emergency, medianRowsLost: median(emergency.rowsLost) } };
   } finally {
     await engine.dispose({ destroy: false });
   }
