@@ -54,8 +54,18 @@ function riskOf(procedure: string, before: Pair, after: Pair, startTime: string,
   return `up to ${ageText((Date.parse(startTime) - taken) / 1000)} of writes (last copy ${lastCopy}), unless the grab took them`;
 }
 
-/** Rows from the history (newest first); `latestOperator` (the outputs' `operator`) names who ran the newest up. */
-export function historyRows(history: HistoryEntry[], latestOperator?: Operator): HistoryRow[] {
+/** What the stack's outputs say of the newest up: who ran it (`operator`) and the copy its server holds (`lastReplication`). */
+export interface LatestOutputs {
+  operator?: Operator;
+  lastReplication?: string;
+}
+
+/**
+ * Rows from the history (newest first). A message without the operator or the last copy (a plain
+ * `pulumi up`; a `switch --yes`, which does not wait to read the copy) takes them, for the newest up
+ * only, from the stack's outputs, marked so.
+ */
+export function historyRows(history: HistoryEntry[], latest: LatestOutputs = {}): HistoryRow[] {
   // The diy backends number no update (`version` is 0): the CLI lists them newest first.
   const oldestFirst = [...history].reverse();
   const newestUp = oldestFirst.filter((e) => e.kind === 'update' && e.result === 'succeeded').at(-1);
@@ -69,7 +79,8 @@ export function historyRows(history: HistoryEntry[], latestOperator?: Operator):
     const procedure = parsed.procedure ??
       (entry.kind === 'update' && after && checkPair(after.primary, after.secondary).ok
         ? (checkPair(after.primary, after.secondary) as { procedure: string }).procedure : entry.kind);
-    const operator = parsed.operator ?? (entry === newestUp ? latestOperator : undefined);
+    const operator = parsed.operator ?? (entry === newestUp ? latest.operator : undefined);
+    const lastCopy = parsed.lastCopy ?? (entry === newestUp && latest.lastReplication ? `${latest.lastReplication} (stack outputs)` : undefined);
     const who = operator ? `${operator.user} key ${operator.key}${parsed.operator ? '' : ' (stack outputs)'}`
       : `not recorded (plain pulumi ${entry.kind})`;
     if (entry.kind === 'update' && entry.result === 'succeeded' && declared) applied = declared;
@@ -84,7 +95,7 @@ export function historyRows(history: HistoryEntry[], latestOperator?: Operator):
       reason: parsed.reason,
       result: entry.result,
       seconds: entry.endTime ? (Date.parse(entry.endTime) - Date.parse(entry.startTime)) / 1000 : undefined,
-      risked: switched ? riskOf(procedure, before!, after!, entry.startTime, parsed.lastCopy) : '',
+      risked: switched ? riskOf(procedure, before!, after!, entry.startTime, lastCopy) : '',
     };
   });
   return rows.reverse();
@@ -111,8 +122,8 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { stack: { type: 'string' }, json: { type: 'boolean', default: false } } });
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
   const [history, outputs] = await Promise.all([engine.history(),
-    engine.run(['stack', 'output', 'operator', '--json'], { allowFailure: true })]);
-  const rows = historyRows(history, outputs.code === 0 ? JSON.parse(outputs.stdout) as Operator : undefined);
+    engine.run(['stack', 'output', '--json'], { allowFailure: true })]);
+  const rows = historyRows(history, outputs.code === 0 ? JSON.parse(outputs.stdout) as LatestOutputs : {});
   console.log(values.json ? JSON.stringify(rows, null, 2) : historyTable(rows));
 }
 

@@ -156,7 +156,7 @@ export async function pairStatus(engine: Engine): Promise<PairStatus> {
     copy,
     checks: { recorded: Object.keys(out.checks ?? {}).length, failed },
     lastUpBy: out.operator,
-    lastSwitches: switches(historyRows(history, out.operator)).slice(0, 3),
+    lastSwitches: switches(historyRows(history, out)).slice(0, 3),
     attention,
   };
 }

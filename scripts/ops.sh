@@ -30,8 +30,7 @@ read_early() {
 }
 reads=()
 case $command in
-  switch) reads=("config --json --show-secrets" "stack output lastReplication") ;;
-  up) reads=("config --json --show-secrets") ;;
+  switch | up) reads=("config --json --show-secrets") ;;
 esac
 fd=3
 early=()

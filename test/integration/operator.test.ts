@@ -133,7 +133,7 @@ test('EMERGENCY: slayer killed, megadeth serves alone, its progress shown as it 
   expect(s.copy!.dueSince).toBeUndefined();
   expect(s.lastSwitches[0]).toMatchObject({ procedure: 'EMERGENCY', reason: 'slayer died', result: 'succeeded',
     who: `${operatorUser} key ${fingerprint}`, before: { primary: 'production', secondary: 'standby' },
-    after: { primary: 'down', secondary: 'production_alone' }, risked: expect.stringMatching(/^up to \d+ min of writes \(last copy \S+ 198\.51\.100\.11\)/) });
+    after: { primary: 'down', secondary: 'production_alone' }, risked: expect.stringMatching(/^up to \d+ min of writes \(last copy \S+ 198\.51\.100\.11 \(stack outputs\)\)/) });
 });
 
 test('RECOVERY: repaired slayer is megadeth\'s standby and caught up; status exit 0', async () => {

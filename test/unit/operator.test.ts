@@ -32,6 +32,19 @@ const entry = (hour: number, primary: string, secondary: string, message: string
   config: { 'sounz:primaryStatus': { value: primary, secret: false }, 'sounz:secondaryStatus': { value: secondary, secret: false } },
 });
 
+test('history rows: a --yes EMERGENCY (no last copy in its message) takes the copy from the outputs, for the newest up only', () => {
+  const operator = { user: 'alice@ops', key: 'SHA256:k' };
+  const rows = historyRows([
+    entry(4, 'down', 'production_alone', auditMessage('EMERGENCY', 'slayer croaked', { operator })),
+    entry(3, 'production', 'standby', 'back'),
+    entry(2, 'down', 'production_alone', auditMessage('EMERGENCY', 'before', { operator })),
+    entry(1, 'production', 'standby', 'first'),
+  ], { lastReplication: '2026-12-01T12:00:00Z 198.51.100.11' });
+  expect(rows.map((r) => r.risked)).toEqual([
+    'up to 2 h 0 min of writes (last copy 2026-12-01T12:00:00Z 198.51.100.11 (stack outputs)), unless the grab took them',
+    'none: the final grab is mandatory', "the old server's writes since the last copy (not recorded), unless the grab took them", '']);
+});
+
 test('history rows: the pair before is the last applied one, a failed switch does not move it, EMERGENCY risks writes since the copy', () => {
   const operator = { user: 'alice@ops', key: 'SHA256:k' };
   const rows = historyRows([
@@ -39,7 +52,7 @@ test('history rows: the pair before is the last applied one, a failed switch doe
     entry(3, 'production_as_standby', 'standby_as_production', 'planned', 'failed'),
     entry(2, 'production', 'standby', 'REPLICATE-NOW: slayer -> megadeth landed in 3.0 s', 'succeeded', 'refresh'),
     entry(1, 'production', 'standby', 'first'),
-  ], { user: 'bob@ops', key: 'SHA256:b' });
+  ], { operator: { user: 'bob@ops', key: 'SHA256:b' } });
   expect(rows.map((r) => [r.version, r.procedure, r.who, r.before?.secondary, r.after?.secondary, r.risked])).toEqual([
     [4, 'EMERGENCY', 'alice@ops key SHA256:k', 'standby', 'production_alone', 'up to 2 h 30 min of writes (last copy 2026-12-01T11:30:00Z slayer), unless the grab took them'],
     [3, 'RECOVERY', 'not recorded (plain pulumi update)', 'standby', 'standby_as_production', 'none: the final grab is mandatory'],
