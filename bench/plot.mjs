@@ -26,7 +26,7 @@ const spec = vl.compile({
   layer: [
     { data: { values: rows }, mark: { type: 'tick', thickness: 1 },
       encoding: { x: { field: 's', type: 'quantitative', title: 'seconds from `npm run switch -- switchover --yes`' },
-        y: { field: 'row', type: 'nominal', title: null }, color: { field: 'row', type: 'nominal', legend: null } } },
+        y: { field: 'row', type: 'nominal', title: null, axis: { labelLimit: 300 } }, color: { field: 'row', type: 'nominal', legend: null } } },
     { data: { values: [{ s: 0, what: 'command' }, { s: switchMs / 1000, what: 'command done' }] }, mark: { type: 'rule', strokeDash: [4, 3] },
       encoding: { x: { field: 's', type: 'quantitative' } } },
   ],
