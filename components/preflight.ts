@@ -40,6 +40,7 @@ export function parseFacts(stdout: string): HostFacts {
     lastReplication: value.lastcopy || undefined,
     // Only when the host was asked (older observers did not ask).
     ...(value.recovery === undefined ? {} : { inRecovery: value.recovery === 't' }),
+    ...(value.replication_holder ? { replicationHolder: value.replication_holder } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // The preflight as the operator commands start it (before the engine is up) and the ARP probe of a
 // host declared down: no engine, no hosts (the runner and the probe are injected).
-import { observeHosts, preflightRefusal, startPreflight } from '../../components/preflight';
+import { observeHosts, parseFacts, preflightRefusal, startPreflight } from '../../components/preflight';
 import { parseStackConfig } from '../../model';
 import { configFromEntries, preflightOrRefusal } from '../../ops/program';
 import { fakeRunner } from '../support/fakeRunner';
@@ -144,4 +144,20 @@ describe('what the preflight refuses before any plan', () => {
       suggestion: 'install them on megadeth (Debian: apt install postgresql-client util-linux) and run it again; nothing has changed',
     });
   });
+});
+
+test('the holder of the replication lock is named in the grab\'s refusal (pid, how long, what): a killed up\'s leftover can be ended', async () => {
+  const { planUp } = await import('../../model/situation');
+  const facts = (stdout: string) => ({ reachable: true as const, facts: { ...parseFacts(stdout), interfaceAddresses: ['198.51.100.11/24'], databaseBytes: 1000, freeBytes: 1 << 30 } });
+  const refused = planUp({
+    observed: {
+      primary: facts('status=production\nswitch=1\nserved=1\ndata=1\nheld=yes\nreplication=running\n' +
+        'replication_holder=pid 4242, running 300 s: flock -o -E 75 /run/lock/sounz-replicate.lock sounz-replicate --switch dump\n'),
+      secondary: facts('status=standby\nswitch=1\nserved=0\ndata=1\nheld=no\nreplication=idle\n'),
+    },
+    lastApplied: { pair: NORMAL, generation: 1 },
+  }, { primary: 'production_as_standby', secondary: 'standby_as_production' }, { ip: '198.51.100.100', device: 'eth0' });
+  expect(refused).toMatchObject({ ok: false,
+    reason: expect.stringContaining('a replication run holds the lock on the primary (pid 4242, running 300 s: flock -o -E 75'),
+    suggestion: expect.stringContaining('kill <its pid, above>') });
 });
