@@ -283,11 +283,17 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     } catch (error) {
       const failure = (error as Error).message;
       if (!inputs.handoverMandatory) return `handover from ${old.host} failed (${failure}); promoted at once`;
-      const restarted = await run(old, pg(inputs, RESTART)).then(() => true, () => false);
-      throw new Error(`the handover from ${old.host} to ${inputs.host} failed before the promotion: ${failure}. ` + (restarted
-        ? `${old.host}'s PostgreSQL runs again and it keeps the service IP: nothing changed for the site.`
-        : `${old.host} keeps the service IP but its PostgreSQL did not start again: start it there.`));
+      throw await restartOld(inputs, `the handover from ${old.host} to ${inputs.host} failed before the promotion: ${failure}`);
     }
+  };
+
+  /** After a planned handover stopped the old server's PostgreSQL and a later step failed: start it again, and say so. */
+  const restartOld = async (inputs: StreamingReplicationInputs, failure: string): Promise<Error> => {
+    const old = peerTarget(inputs);
+    const restarted = await run(old, pg(inputs, RESTART)).then(() => true, () => false);
+    return new Error(`${failure}. ` + (restarted
+      ? `${old.host}'s PostgreSQL runs again and it keeps the service IP: nothing changed for the site.`
+      : `${old.host} keeps the service IP but its PostgreSQL did not start again: start it there.`));
   };
 
   /** `previous`: the outputs of the last create/update or refresh (an update's olds). */
@@ -304,13 +310,19 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       outcome.push((await run(target, pg(inputs, DETACH), { timeoutMs: 90_000 })).stdout.trim());
     } else if (inputs.role === 'primary') {
       const wasStandby = /^(streaming|standby)/.test((await run(target, pg(inputs, STATE))).stdout.trim());
-      if (wasStandby && inputs.handover) outcome.push(await handover(inputs));
+      const handedOver = wasStandby && inputs.handover;
+      if (handedOver) outcome.push(await handover(inputs));
       // What the standby had replayed when it was promoted: everything the old server committed later is lost.
       if (wasStandby) {
         lag = { ...parseLag((await run(target, pg(inputs, LAG), { allowFailure: true })).stdout), bytes: null };
       }
       const salt = (require('crypto') as typeof import('crypto')).randomBytes(16);
-      const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })).stdout.trim();
+      const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })
+        .catch(async (error: Error) => {
+          // The old server was stopped for the handover: a failed promotion must not leave the site without a database.
+          if (!handedOver || !inputs.handoverMandatory) throw error;
+          throw await restartOld(inputs, `the promotion of ${inputs.host} after the handover failed: ${error.message}`);
+        })).stdout.trim();
       if (done === 'promoted') {
         outcome.push(`promoted; it had replayed the transactions committed up to ${lag.lastReplayedTransaction ?? '(none)'}`);
         // The lag is only known while the server answers: the last one measured here as its standby is the record.
