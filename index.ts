@@ -4,7 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { ConfigError, continuousSettings, continuousStepText, describeStep, Host, HOSTS, hostsToDetach, Observation, otherHost, planUp } from './model';
 import { SounzPair } from './components/pair';
 import { operatorOf } from './components/operator';
-import { observeHosts, Preflight } from './components/preflight';
+import { observeHosts, Preflight, preflightRefusal } from './components/preflight';
 import { lastApplied, readStackConfig, refuse } from './components/stack';
 import { staleSources } from './providers/project';
 import { closeConnections } from './providers/ssh';
@@ -33,6 +33,8 @@ export = async (preflight: Preflight = observeHosts) => {
   await closeConnections();
   // What each host said, and the plan: the first lines an operator watching the switch sees (ops/progress.ts).
   for (const h of HOSTS) pulumi.log.info(`preflight: ${observationText(config[h].name, observed[h])}`);
+  const refused = preflightRefusal(config, next, observed, last);
+  if (refused) return refuse(`Refused: ${refused.reason}.\nInstead: ${refused.suggestion}`);
   const { mode } = continuousSettings(config);
   const situation = { observed, lastApplied: last };
   const plan = planUp(situation, next, { ip: config.serviceIp, device: config.serviceInterface }, mode);

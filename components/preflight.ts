@@ -10,8 +10,8 @@ import { promisify } from 'util';
 import { StackConfig } from '../model/config';
 import { GENERATION_DIR } from '../model/generation';
 import { Pair } from '../model/pairs';
-import { HostFacts, NEEDED_COMMANDS, Observation } from '../model/situation';
-import { HOSTS, Host, STATUSES, Status } from '../model/statuses';
+import { HostFacts, LastApplied, NEEDED_COMMANDS, Observation } from '../model/situation';
+import { HOSTS, Host, STATUSES, Status, otherHost } from '../model/statuses';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { hostScript } from '../providers/project';
 import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script, sshTarget } from '../providers/ssh';
@@ -40,7 +40,32 @@ export function parseFacts(stdout: string): HostFacts {
     lastReplication: value.lastcopy || undefined,
     // Only when the host was asked (older observers did not ask).
     ...(value.recovery === undefined ? {} : { inRecovery: value.recovery === 't' }),
+    ...(value.replication_holder ? { replicationHolder: value.replication_holder } : {}),
   };
+}
+
+/** The records of a deployed host (it has a status file) that are not a number: each names its file and what it holds. */
+export function recordFaults(stdout: string): string[] {
+  const value = Object.fromEntries(stdout.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1).trim()]));
+  if (value.deployed !== 'yes') return [];
+  return (['switch', 'served', 'data'] as const).filter((k) => !/^\d+$/.test(value[k] ?? '')).map((k) => {
+    const seen = value[k] ?? '<missing>';
+    const what = seen === '<missing>' ? 'is missing' : seen === '<unreadable>' ? 'cannot be read' : `holds "${seen}", not a generation number`;
+    return `${GENERATION_DIR}/${k} ${what}`;
+  });
+}
+
+/** The host's clock against the operator's at the midpoint of the SSH round trip, give or take half of it. */
+export interface ClockReading {
+  hostSeconds: number;
+  operatorSeconds: number;
+  uncertaintySeconds: number;
+}
+
+/** What observe() adds to the facts: a deployed host's unreadable records, its clock. */
+export interface PreflightFacts extends HostFacts {
+  recordFaults: string[];
+  clock?: ClockReading;
 }
 
 /** Whether a host answers ARP from here: undefined when that cannot tell (routed, no arping, no permission). */
@@ -81,11 +106,17 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
     return { reachable: false, error: `${config[host].name}: no ARP answer from ${config[host].address} within ${(ARP_PROBE.attempts * ARP_PROBE.attemptMs) / 1000} s` };
   }
   try {
+    const sent = Date.now();
     const { stdout } = await run(sshTarget(config[host], config.sshPrivateKey),
       script(OBSERVE, config.serviceIp, config.serviceInterface, config.replication.database,
         config.replication.dumpDir, GENERATION_DIR, REPLICATE_COMMAND, ...NEEDED_COMMANDS),
       { connectTimeoutMs: timeout, timeoutMs: 5_000 });
-    return { reachable: true, facts: parseFacts(stdout) };
+    const back = Date.now();
+    const hostSeconds = Number(/^clock=(\d+(?:\.\d+)?)$/m.exec(stdout)?.[1] ?? NaN);
+    const clock = Number.isFinite(hostSeconds)
+      ? { hostSeconds, operatorSeconds: (sent + back) / 2000, uncertaintySeconds: (back - sent) / 2000 } : undefined;
+    const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: recordFaults(stdout), ...(clock ? { clock } : {}) };
+    return { reachable: true, facts };
   } catch (error) {
     return { reachable: false, error: (error as Error).message };
   }
@@ -96,6 +127,73 @@ export async function observeHosts(config: StackConfig, next: Pair, run: Runner 
   arp: ArpProbe = probeArp): Promise<Record<Host, Observation>> {
   const [primary, secondary] = await Promise.all(HOSTS.map((h) => observe(config, h, next[h] === 'down', run, arp)));
   return { primary, secondary };
+}
+
+/** sounz:maxClockSkew when not set: seconds. */
+export const MAX_CLOCK_SKEW_DEFAULT = 30;
+
+/** The Debian package of each command a host's part may need, for the refusal's fix. */
+const PACKAGE_OF: Record<string, string> = {
+  ip: 'iproute2', arping: 'iputils-arping', rsync: 'rsync', pg_dump: 'postgresql-client', pg_restore: 'postgresql-client',
+  psql: 'postgresql-client', runuser: 'util-linux', flock: 'util-linux', ss: 'iproute2', timeout: 'coreutils',
+};
+
+const utc = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+/**
+ * What the preflight itself refuses, before any plan, for each host with a part in the up (not declared
+ * down): a deployed host whose generation records are missing or unreadable (read as 0 they would make
+ * it the older server), a clock beyond sounz:maxClockSkew from the operator's, a command its part needs.
+ */
+export function preflightRefusal(config: StackConfig, next: Pair, observed: Record<Host, Observation>,
+  last: LastApplied | undefined): { reason: string; suggestion: string } | undefined {
+  const maxSkew = config.maxClockSkew ?? MAX_CLOCK_SKEW_DEFAULT;
+  for (const h of HOSTS) {
+    const seen = observed[h];
+    if (next[h] === 'down' || !seen.reachable) continue;
+    const facts = seen.facts as Partial<PreflightFacts>;
+    const name = config[h].name;
+    const peer = otherHost(h);
+    const faults = facts.recordFaults ?? [];
+    if (faults.length > 0) {
+      const recorded = last?.records?.[h];
+      const peerSeen = observed[peer];
+      const peerRecord = peerSeen.reachable && (peerSeen.facts as Partial<PreflightFacts>).recordFaults?.length === 0 ? peerSeen.facts.record : undefined;
+      const restore = (faults.map((f) => f.split(' ')[0].split('/').pop() as 'switch' | 'served' | 'data'))
+        .map((k) => recorded ? `echo ${recorded[k]} >${GENERATION_DIR}/${k}` : `echo <${k}> >${GENERATION_DIR}/${k}`);
+      return {
+        reason: `preflight: ${name} has been deployed (it has /etc/sounz/sounz.status) but ${faults.join(', ')}: ` +
+          'read as 0 it would make the wrong host count as the one with the newest data',
+        suggestion: `restore it on ${name}: ${restore.join('; ')}` + (recorded
+          ? ` (the values this stack's last up recorded for ${name}, its output "records"; check with pulumi stack history)`
+          : ` with the values from the output "records" of the last up (pulumi stack history --show-secrets, or pulumi stack output records)`) +
+          (peerRecord ? `; ${config[peer].name} records switch ${peerRecord.switch}, served ${peerRecord.served}, data ${peerRecord.data}` +
+            ` (a host that took part in the same switch has the same "switch"; "data" is the peer's after a complete copy)` : '') +
+          '. Then run it again; nothing has changed',
+      };
+    }
+    if (facts.clock) {
+      const { hostSeconds, operatorSeconds, uncertaintySeconds } = facts.clock;
+      const skew = hostSeconds - operatorSeconds;
+      if (Math.abs(skew) - uncertaintySeconds > maxSkew) {
+        return {
+          reason: `preflight: the clock of ${name} says ${utc(hostSeconds)} while this machine's says ${utc(operatorSeconds)} ` +
+            `(${Math.abs(skew).toFixed(1)} s ${skew > 0 ? 'ahead' : 'behind'}, give or take ${uncertaintySeconds.toFixed(1)} s), more than ` +
+            `sounz:maxClockSkew (${maxSkew} s): the nightly copy and the final grab compare the hosts' clocks`,
+          suggestion: `set the clocks right with NTP (Debian: apt install systemd-timesyncd or chrony on ${name} and on this machine), ` +
+            'then run it again; nothing has changed',
+        };
+      }
+    }
+    if (facts.missingCommands && facts.missingCommands.length > 0) {
+      const packages = [...new Set(facts.missingCommands.map((c) => PACKAGE_OF[c] ?? c))];
+      return {
+        reason: `preflight: ${name} lacks commands its part needs: ${facts.missingCommands.join(', ')}`,
+        suggestion: `install them on ${name} (Debian: apt install ${packages.join(' ')}) and run it again; nothing has changed`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** How the program takes its preflight: observeHosts, or one an operator command started earlier. */

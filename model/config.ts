@@ -17,6 +17,7 @@ import {
   ipv4Address,
   keepDays,
   keepDataDirectories,
+  maxClockSkew,
   openSshPrivateKey,
   openSshPublicKey,
   port,
@@ -105,6 +106,8 @@ export const stackConfigSchema = z
       .min(1, 'a list of 1 to 64 strings: the command and its arguments')
       .max(64, 'a list of 1 to 64 strings: the command and its arguments')
       .optional(),
+    /** Seconds a host's clock may differ from the operator's before the preflight refuses (the nightly copy compares clocks). */
+    maxClockSkew: maxClockSkew.optional(),
     ports: section(
       z
         .object(
@@ -181,6 +184,7 @@ const EXAMPLE = {
   serviceInterface: DEFAULTS.serviceInterface,
   serviceLabel: `${DEFAULTS.serviceInterface}:1`,
   fenceCommand: ['ipmitool', '-H', '{host}-ipmi', 'chassis', 'power', 'off'],
+  maxClockSkew: 30,
   ports: DEFAULTS.ports,
   replication: { ...DEFAULTS.replication, appRole: 'sounz_app', mode: 'nightly', filesSchedule: '*/5 * * * *', password: '(secret)', keepDataDirectories: 3 },
 };

@@ -144,6 +144,8 @@ export function grammar(z: Zod) {
 
   const keepDataDirectories = integer(1, 100, 'a number of data directories, an integer from 1 to 100');
 
+  const maxClockSkew = integer(1, 3600, 'a number of seconds, an integer from 1 to 3600');
+
   const CRON_FIELDS = [
     { min: 0, max: 59 }, // minute
     { min: 0, max: 23 }, // hour
@@ -210,7 +212,7 @@ export function grammar(z: Zod) {
     errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
   });
 
-  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, keepDataDirectories, cronSchedule };
+  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, keepDataDirectories, maxClockSkew, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

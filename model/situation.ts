@@ -23,6 +23,8 @@ export interface HostFacts {
   interfaceAddresses: string[];
   missingCommands: string[];
   replicationRunning: boolean;
+  /** Who holds the replication lock: "pid N, running S s: <command>". */
+  replicationHolder?: string;
   /** Size of the database, undefined when there is none. */
   databaseBytes: number | undefined;
   /** Free bytes where the dumps go. */
@@ -204,8 +206,8 @@ function checkGrab(situation: Situation, plan: SwitchPlan):
   const to = factsOf(situation, grab.to) as HostFacts;
   const problems = [
     ...(from.databaseBytes === undefined ? [`the ${grab.from} has no database to dump`] : []),
-    ...(from.replicationRunning ? [`a replication run holds the lock on the ${grab.from}`] : []),
-    ...(to.replicationRunning ? [`a replication run holds the lock on the ${grab.to}`] : []),
+    ...(from.replicationRunning ? [`a replication run holds the lock on the ${grab.from}${holder(from)}`] : []),
+    ...(to.replicationRunning ? [`a replication run holds the lock on the ${grab.to}${holder(to)}`] : []),
     ...(from.databaseBytes !== undefined && to.freeBytes < from.databaseBytes
       ? [`the ${grab.to} has ${to.freeBytes} bytes free for the dump, the database on the ${grab.from} takes ${from.databaseBytes}`] : []),
   ];
@@ -214,9 +216,12 @@ function checkGrab(situation: Situation, plan: SwitchPlan):
   return {
     grab,
     grabRefusal: refusal(`preflight: the final data grab from the ${grab.from} to the ${grab.to} cannot run: ${problems.join('; ')}`,
-      'wait for the replication run to end, or make room, then run it again; nothing has changed'),
+      'wait for the replication run to end (a grab gives up after 30 minutes), or make room, then run it again; nothing has changed. ' +
+        'A run a killed up left behind can be ended on its host: kill <its pid, above>'),
   };
 }
+
+const holder = (facts: HostFacts) => (facts.replicationHolder ? ` (${facts.replicationHolder})` : '');
 
 function recordsAfter(situation: Situation, plan: SwitchPlan, generation: number): Record<Host, GenerationRecord> {
   const after = (h: Host): GenerationRecord => {

@@ -20,6 +20,7 @@ export const {
   roleName,
   keepDays,
   keepDataDirectories,
+  maxClockSkew,
   cronSchedule,
   rsyncModule,
   replicationPassword,

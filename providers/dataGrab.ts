@@ -31,7 +31,17 @@ interface DataGrabOutputs extends DataGrabInputs {
 export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const grab = async (inputs: DataGrabInputs): Promise<string> => {
     const source = targetOf({ ...inputs.source, privateKey: inputs.privateKey });
-    if (inputs.final) await run(source, [REPLICATE_COMMAND, 'freeze']);
+    // A best-effort grab (EMERGENCY) never stops the switch it serves: an old server that answers SSH
+    // but cannot freeze or dump (read-only, full disk) is skipped, and the claim goes on.
+    const skipped = (why: string) => `skipped: ${why}`;
+    if (inputs.final) {
+      const frozen = await run(source, [REPLICATE_COMMAND, 'freeze']).then(() => undefined, (error: Error) => error.message);
+      if (frozen !== undefined) {
+        if (inputs.mandatory) throw new Error(`the final data grab from ${inputs.source.host} to ${inputs.host} could not freeze its database: ${frozen}. ` +
+          `${inputs.source.host} keeps the service IP: nothing changed for the site`);
+        return skipped(`the freeze of ${inputs.source.host}'s database failed: ${frozen}`);
+      }
+    }
     try {
       // A mandatory grab waits out a nightly run and may take long; a best-effort one (EMERGENCY)
       // must not hold the switch up for long on a sick host.
@@ -44,13 +54,16 @@ export function dataGrabProvider(run: Runner = runOverSsh): pulumi.dynamic.Resou
     } catch (error) {
       if (inputs.mandatory) {
         const failure = (error as Error).message;
-        const thawed = await run(source, [REPLICATE_COMMAND, 'thaw']).then(() => true, () => false);
-        throw new Error(`the final data grab from ${inputs.source.host} to ${inputs.host} failed: ${failure}. ` + (thawed
-          ? `${inputs.source.host} keeps the service IP and takes writes again: nothing changed for the site.`
-          : `${inputs.source.host} keeps the service IP but its database could not be made writable again: ` +
-            `run ${REPLICATE_COMMAND} thaw there.`));
+        const thawFailure = await run(source, [REPLICATE_COMMAND, 'thaw']).then(() => undefined, (e: Error) => e.message);
+        const old = inputs.source.host;
+        throw new Error(`the final data grab from ${old} to ${inputs.host} failed: ${failure}. ` + (thawFailure === undefined
+          ? `${old} keeps the service IP and takes writes again: nothing changed for the site.`
+          // Its database stays frozen, or it died during the grab: either way nobody takes writes.
+          : `NOBODY SERVES writes: ${old} keeps the service IP read-only, its database could not be made writable again ` +
+            `(${thawFailure}). If ${old} answers, run ${REPLICATE_COMMAND} thaw there; if it is down, the next step is an ` +
+            `EMERGENCY: npm run switch -- emergency ${old} --reason "..." (${inputs.host} then serves what it received last).`));
       }
-      return `best-effort grab from ${inputs.source.host} failed: ${(error as Error).message}`;
+      return skipped(`the best-effort grab from ${inputs.source.host} failed: ${(error as Error).message}`);
     }
   };
   return {

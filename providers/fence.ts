@@ -50,7 +50,10 @@ export function fenceProvider(run: LocalRunner = runLocally): pulumi.dynamic.Res
     const outcome = await run(inputs.argv, inputs.timeoutMs);
     if (outcome.exitCode !== 0) {
       throw new Error(`fencing ${inputs.host} failed, so the service IP is not claimed: ${JSON.stringify(inputs.argv)} ` +
-        `exited ${outcome.exitCode}: ${outcome.output || '(no output)'}. Fence the host by hand, or fix sounz:fenceCommand, then pulumi up.`);
+        `exited ${outcome.exitCode}: ${outcome.output || '(no output)'}. NOBODY SERVES until one of: fix the command ` +
+        `(pulumi config set --path 'sounz:fenceCommand[0]' ...) and run the switch again; or power ${inputs.host} off by hand ` +
+        `(it must not hold the service IP), then run the switch once without fencing: pulumi config rm sounz:fenceCommand, ` +
+        `the switch, and set the command again (a plain re-run runs the same command and fails the same way).`);
     }
     return { ...inputs, ...outcome };
   };

@@ -96,7 +96,7 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
     if (unroutable) throw new Error(`${target.host}: refusing to add the service IP: ${unroutable}`);
     const result = await run(target, script(CLAIM, ip, String(prefixLength), dev, label, String(generation),
       GENERATION_DIR, REPLICATE_COMMAND), { allowFailure: true });
-    if (result.code === ADDRESS_IN_USE) throw new Error(`${target.host}: refusing to add the service IP ${ip}: ${result.stderr.trim()}`);
+    if (result.code === ADDRESS_IN_USE) throw Object.assign(new Error(`${target.host}: refusing to add the service IP ${ip}: ${result.stderr.trim()}`), { addressInUse: true });
     if (result.code !== 0) throw new Error(`${target.host}: adding the service IP ${ip} failed: ${result.stderr.trim()}`);
     return result.stdout.trim();
   };
@@ -111,7 +111,12 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
     } catch (error) {
       const failure = (error as Error).message;
       if (!inputs.rollback && inputs.noRollback) throw new Error(`NOBODY SERVES ${inputs.ip}: ${failure}; ${inputs.noRollback}`);
-      if (!inputs.rollback) throw error;
+      // Nobody took the address back (an EMERGENCY, a repair): unless another machine answers for it, nobody serves.
+      if (!inputs.rollback && (error as { addressInUse?: boolean }).addressInUse) throw error;
+      if (!inputs.rollback) {
+        throw new Error(`NOBODY SERVES ${inputs.ip}: ${failure}. Next: fix ${inputs.host} (the error above), then run the same switch ` +
+          'again (its claim runs again); or, if the other host is sound, switch to it.');
+      }
       const old = inputs.rollback.host;
       try {
         await claim(targetOf({ ...inputs.rollback, privateKey: inputs.privateKey }), inputs);

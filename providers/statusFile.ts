@@ -30,6 +30,9 @@ mkdir -p "$gen"
 if [ "$(cat "$gen/switch" 2>/dev/null)" != "$generation" ]; then
   printf '%s\\n' "$generation" >"$gen/switch.tmp" && mv -f "$gen/switch.tmp" "$gen/switch"
 fi
+# A deployed host has all three records, so that a missing one is a fault the preflight names, never a 0:
+# a host that never served or received a copy records 0 (created only if absent: the claim's own write wins).
+for k in served data; do (set -C; printf '0\\n' >"$gen/$k") 2>/dev/null || true; done
 if [ "$old" = "$status" ]; then echo unchanged; exit 0; fi
 tmp=$(mktemp "$file.XXXXXX")
 printf '%s\\n' "$status" >"$tmp"

@@ -100,13 +100,29 @@ printf '%s:*:*:%s:%s\\n' "$peer" "$role" "$password" >"$tmp"
 chown postgres:postgres "$tmp"; mv -f "$tmp" "$pgpass"
 hba=$pgdata/pg_hba.conf
 if running; then hba=$(q 'SHOW hba_file'); fi
-want="host replication $role $peer/32 scram-sha-256 # sounz-standby: the peer only"
+# pg_hba takes an address with a mask, or a host name without one: a name is resolved here, on the host
+# (getent, as PostgreSQL resolves), else written in the host-name form.
+case $peer in
+  *[!0-9.]*) address=$(getent ahostsv4 "$peer" | awk 'NR == 1 { print $1 }'); address=\${address:+$address/32}; address=\${address:-$peer} ;;
+  *) address=$peer/32 ;;
+esac
+want="host replication $role $address scram-sha-256 # sounz-standby: the peer only"
 if ! grep -qxF "$want" "$hba"; then
+  before=$(mktemp "$hba.before.XXXXXX"); cp -p "$hba" "$before"
   tmp=$(mktemp "$hba.XXXXXX")
   { echo "$want"; grep -v '# sounz-standby: the peer only$' "$hba" || true; } >"$tmp"
   chown postgres:postgres "$tmp"; chmod 0600 "$tmp"; mv -f "$tmp" "$hba"
-  if running; then q 'SELECT pg_reload_conf()' >/dev/null; fi
-  note "pg_hba: the replication role from $peer only"
+  if running; then
+    # PostgreSQL's own reading of the new file, before a reload: a line it refuses never stays behind to stop a later start.
+    refused=$(q "SELECT string_agg(line_number || ': ' || error, '; ') FROM pg_hba_file_rules WHERE error IS NOT NULL")
+    if [ -n "$refused" ]; then
+      mv -f "$before" "$hba"
+      echo "PostgreSQL refuses the pg_hba.conf line for $peer ($refused): $hba is back as it was" >&2; exit 1
+    fi
+    q 'SELECT pg_reload_conf()' >/dev/null
+  fi
+  rm -f "$before"
+  note "pg_hba: the replication role from $peer ($address) only"
 fi`;
 
 // On the host that serves: writable, keeping WAL for its standby, the role's verifier from stdin.
@@ -267,11 +283,17 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     } catch (error) {
       const failure = (error as Error).message;
       if (!inputs.handoverMandatory) return `handover from ${old.host} failed (${failure}); promoted at once`;
-      const restarted = await run(old, pg(inputs, RESTART)).then(() => true, () => false);
-      throw new Error(`the handover from ${old.host} to ${inputs.host} failed before the promotion: ${failure}. ` + (restarted
-        ? `${old.host}'s PostgreSQL runs again and it keeps the service IP: nothing changed for the site.`
-        : `${old.host} keeps the service IP but its PostgreSQL did not start again: start it there.`));
+      throw await restartOld(inputs, `the handover from ${old.host} to ${inputs.host} failed before the promotion: ${failure}`);
     }
+  };
+
+  /** After a planned handover stopped the old server's PostgreSQL and a later step failed: start it again, and say so. */
+  const restartOld = async (inputs: StreamingReplicationInputs, failure: string): Promise<Error> => {
+    const old = peerTarget(inputs);
+    const restarted = await run(old, pg(inputs, RESTART)).then(() => true, () => false);
+    return new Error(`${failure}. ` + (restarted
+      ? `${old.host}'s PostgreSQL runs again and it keeps the service IP: nothing changed for the site.`
+      : `${old.host} keeps the service IP but its PostgreSQL did not start again: start it there.`));
   };
 
   /** `previous`: the outputs of the last create/update or refresh (an update's olds). */
@@ -288,13 +310,19 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       outcome.push((await run(target, pg(inputs, DETACH), { timeoutMs: 90_000 })).stdout.trim());
     } else if (inputs.role === 'primary') {
       const wasStandby = /^(streaming|standby)/.test((await run(target, pg(inputs, STATE))).stdout.trim());
-      if (wasStandby && inputs.handover) outcome.push(await handover(inputs));
+      const handedOver = wasStandby && inputs.handover;
+      if (handedOver) outcome.push(await handover(inputs));
       // What the standby had replayed when it was promoted: everything the old server committed later is lost.
       if (wasStandby) {
         lag = { ...parseLag((await run(target, pg(inputs, LAG), { allowFailure: true })).stdout), bytes: null };
       }
       const salt = (require('crypto') as typeof import('crypto')).randomBytes(16);
-      const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })).stdout.trim();
+      const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })
+        .catch(async (error: Error) => {
+          // The old server was stopped for the handover: a failed promotion must not leave the site without a database.
+          if (!handedOver || !inputs.handoverMandatory) throw error;
+          throw await restartOld(inputs, `the promotion of ${inputs.host} after the handover failed: ${error.message}`);
+        })).stdout.trim();
       if (done === 'promoted') {
         outcome.push(`promoted; it had replayed the transactions committed up to ${lag.lastReplayedTransaction ?? '(none)'}`);
         // The lag is only known while the server answers: the last one measured here as its standby is the record.

@@ -4,8 +4,15 @@
 # $1 service IP, $2 interface, $3 database, $4 dump folder, $5 generation folder, $6 replication command,
 # then the commands the host needs.
 cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5 replicate=$6; shift 6
+# The host's clock first, as near the operator's send time as the script gets (components/preflight.ts).
+echo "clock=$(date +%s.%N)"
 echo "status=$(cat /etc/sounz/sounz.status 2>/dev/null)"
-for k in switch served data; do echo "$k=$(cat "$gen/$k" 2>/dev/null || echo 0)"; done
+if [ -e /etc/sounz/sounz.status ]; then echo deployed=yes; else echo deployed=no; fi
+# A record as it is: <missing> or <unreadable> rather than a number, never a made-up 0 (the preflight decides).
+for k in switch served data; do
+  if [ ! -e "$gen/$k" ]; then v='<missing>'; else v=$(head -c 64 "$gen/$k" 2>/dev/null) || v='<unreadable>'; fi
+  echo "$k=$(printf '%s' "$v" | tr '\n\r' '  ')"
+done
 if ip -4 -o addr show | grep -qF " inet $ip/"; then echo held=yes; else echo held=no; fi
 echo "addresses=$(ip -4 -o addr show dev "$dev" 2>/dev/null | awk '{ print $4 }' | tr '\n' ' ')"
 echo "mac=$(ip -o link show dev "$dev" 2>/dev/null | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p')"
@@ -15,6 +22,13 @@ for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 echo "missing=$missing"
 # The replication command tells, without taking its lock (which could turn a nightly run away); without it, none runs.
 if [ -x "$replicate" ] && "$replicate" state | grep -qx lock=held; then echo replication=running; else echo replication=idle; fi
+# Who holds the lock (the flock(1) process /proc/locks names for sounz-replicate's lock file), how long, doing what:
+# a run that a killed up left behind is named, so the operator can end it.
+lock=/run/lock/sounz-replicate.lock
+if [ -e "$lock" ]; then
+  pid=$(awk -v id="$(stat -c '%i' "$lock")" '$6 ~ ":" id "$" { print $5; exit }' /proc/locks 2>/dev/null)
+  [ -z "$pid" ] || echo "replication_holder=pid $pid, running $(ps -o etimes= -p "$pid" | tr -d ' ') s: $(ps -o args= -p "$pid")"
+fi
 echo "database=$(echo "select pg_database_size(:'db')" | runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
 echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
   where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |

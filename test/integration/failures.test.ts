@@ -162,3 +162,33 @@ test('finding 7: a refused config answers at once, the message alone', async () 
   expect(seconds).toBeLessThan(15);
   await engine.setStatuses(NORMAL);
 });
+
+test('issue 24 case 2: a deployed host whose served record is missing is refused, naming the host, the file and the value to write back', async () => {
+  await engine.up('NORMAL');
+  const served = await sh('slayer', 'cat /etc/sounz/generation/served');
+  await sh('slayer', 'rm /etc/sounz/generation/served');
+  await sql('slayer', 'insert into orders values (5)');
+  await engine.setStatuses(RECOVERY);
+  const failure = await failureOf(engine.up('switchover with slayer\'s served record gone'));
+  expect(failure?.message).toContain('Refused: preflight: slayer has been deployed (it has /etc/sounz/sounz.status) but /etc/sounz/generation/served is missing');
+  const restore = new RegExp(`restore it on slayer: (echo ${served} >/etc/sounz/generation/served)`).exec(failure?.message ?? '');
+  expect(restore).not.toBeNull();
+  expect(await holders()).toEqual(['slayer']);
+  // The named fix works: the same switchover goes through, with the final grab (the row comes along).
+  await sh('slayer', restore![1]);
+  await engine.up('switchover, served restored');
+  expect(await servedBy()).toBe('megadeth');
+  expect(await sql('megadeth', 'select id from orders where id = 5')).toBe('5');
+  await engine.setStatuses(NORMAL);
+  await engine.up('back to NORMAL');
+});
+
+test('issue 24 case 3: an EMERGENCY whose old server answers SSH but cannot write skips the grab and serves', async () => {
+  await sql('slayer', 'alter system set default_transaction_read_only = on');
+  await sql('slayer', 'select pg_reload_conf()');
+  await engine.setStatuses(aloneOn('secondary'));
+  await engine.up('EMERGENCY: slayer read-only');
+  expect(await servedBy()).toBe('megadeth');
+  expect(await holders()).toEqual(['megadeth']);
+  expect((await engine.outputs()).dataGrab).toMatch(/^skipped: the freeze of slayer's database failed: .*read-only transaction/);
+});

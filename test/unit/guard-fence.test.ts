@@ -97,6 +97,8 @@ describe('Fence', () => {
     const provider = fenceProvider(async () => ({ exitCode: 3, output: 'BMC unreachable' }));
     await expect(provider.create!(fence)).rejects.toThrow(
       'fencing slayer failed, so the service IP is not claimed: ["ipmitool","-H","slayer-ipmi","chassis","power","off"] exited 3: BMC unreachable');
+    // The fix it names is one that works: not a plain re-run, which runs the same command again.
+    await expect(provider.create!(fence)).rejects.toThrow(/NOBODY SERVES until one of: fix the command .* or power slayer off by hand .* pulumi config rm sounz:fenceCommand/);
   });
 
   test('the real runner uses no shell: metacharacters reach the command as they are', async () => {

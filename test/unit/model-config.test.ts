@@ -222,7 +222,7 @@ describe('invalid values', () => {
     ['a host name with capitals', ['primary', 'name'], 'Slayer', `sounz:primary.name = "Slayer": expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:primary.name' slayer`],
     ['a status typo', ['primaryStatus'], 'prodution', `sounz:primaryStatus = "prodution": expected ${ALLOWED.status}. Fix: pulumi config set sounz:primaryStatus production`],
     ['a host given as a string', ['secondary'], 'megadeth', "sounz:secondary = \"megadeth\": expected an object {name, address, sshPort, user, hostKey}. Fix: pulumi config set --path 'sounz:secondary.name' megadeth"],
-    ['an unknown key', ['primaryStatuss'], 'production', 'sounz:primaryStatuss = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, ports, replication. Fix: pulumi config rm sounz:primaryStatuss'],
+    ['an unknown key', ['primaryStatuss'], 'production', 'sounz:primaryStatuss = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, maxClockSkew, ports, replication. Fix: pulumi config rm sounz:primaryStatuss'],
     ['an unknown nested key', ['ports', 'mongrel'], [8000], "sounz:ports.mongrel = (not shown): not a known setting; known here: website, apollo, mongrels, apolloRsync, sounzRsync. Fix: pulumi config rm --path 'sounz:ports.mongrel'"],
   ])('refuses %s', (_what, path, value, expected) => {
     expect(problemsOf(withValue(path, value))).toEqual([expected]);
@@ -403,7 +403,7 @@ describe('secrets never appear in a problem', () => {
 
   test('a private key under a misspelt key is not quoted', () => {
     expect(problemsOf({ ...BASE, sshKey: PRIVATE_KEY })).toEqual([
-      'sounz:sshKey = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, ports, replication. Fix: pulumi config rm sounz:sshKey',
+      'sounz:sshKey = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, maxClockSkew, ports, replication. Fix: pulumi config rm sounz:sshKey',
     ]);
   });
 
@@ -440,4 +440,10 @@ describe('secrets never appear in a problem', () => {
     const entries = { 'sounz:primary': JSON.stringify({ ...BASE.primary, address: 'slayer.example.net;' }), 'other:x': '1' };
     expect(() => stackConfigFrom(entries, ['sounz:primary'])).toThrow('sounz:primary.address = (secret): expected');
   });
+});
+
+test('sounz:maxClockSkew: seconds from 1 to 3600, optional (the preflight takes 30 s then)', () => {
+  expect(parseStackConfig({ ...BASE, maxClockSkew: '45' }).maxClockSkew).toBe(45);
+  expect(parseStackConfig(BASE).maxClockSkew).toBeUndefined();
+  expect(() => parseStackConfig({ ...BASE, maxClockSkew: 0 })).toThrow('a number of seconds, an integer from 1 to 3600');
 });

@@ -1,6 +1,6 @@
 // The preflight as the operator commands start it (before the engine is up) and the ARP probe of a
 // host declared down: no engine, no hosts (the runner and the probe are injected).
-import { observeHosts, startPreflight } from '../../components/preflight';
+import { observeHosts, parseFacts, preflightRefusal, startPreflight } from '../../components/preflight';
 import { parseStackConfig } from '../../model';
 import { configFromEntries, preflightOrRefusal } from '../../ops/program';
 import { fakeRunner } from '../support/fakeRunner';
@@ -81,4 +81,83 @@ describe('a config the program would refuse is refused by the operator command b
     await expect(started.preflight(configFromEntries(entries), NORMAL)).resolves.toBe(NOBODY);
     expect(observe).toHaveBeenCalledTimes(1);
   });
+});
+
+describe('what the preflight refuses before any plan', () => {
+  const observation = 'status=production\ndeployed=yes\nswitch=3\nserved=3\ndata=3\nheld=yes\nmissing=\n';
+  // The operator's clock: 1000 s when slayer's request goes out, 1000.1 s when its answer is back and megadeth's goes out,
+  // 1000.2 s when megadeth's is back: megadeth's midpoint is 1000.15 s, give or take 0.05 s.
+  const observeWith = async (reply: (host: string) => string) => {
+    let now = 1_000_000;
+    const { run } = fakeRunner((call) => { now += 100; return { stdout: reply(call.host) }; });
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      return await observeHosts(config, NORMAL, run, async () => undefined);
+    } finally {
+      clock.mockRestore();
+    }
+  };
+  const standby = 'status=standby\ndeployed=yes\nswitch=3\nserved=0\ndata=2\nheld=no\nmissing=\n';
+
+  test.each([
+    ['served=<missing>', '/etc/sounz/generation/served is missing'],
+    ['served=<unreadable>', '/etc/sounz/generation/served cannot be read'],
+    ['served=3x', '/etc/sounz/generation/served holds "3x", not a generation number'],
+  ])('a deployed host with %s is refused, naming the host, the file and how to restore it', async (line, fault) => {
+    const observed = await observeWith((host) => (host === 'slayer' ? observation.replace('served=3', line) : standby));
+    const last = { pair: NORMAL, generation: 3, records: { primary: { switch: 3, served: 3, data: 3 } } };
+    const refused = preflightRefusal(config, NORMAL, observed, last);
+    expect(refused?.reason).toContain(`slayer has been deployed (it has /etc/sounz/sounz.status) but ${fault}`);
+    expect(refused?.suggestion).toContain('restore it on slayer: echo 3 >/etc/sounz/generation/served');
+    expect(refused?.suggestion).toContain('megadeth records switch 3, served 0, data 2');
+    // Without the stack's outputs it says where to find the value.
+    expect(preflightRefusal(config, NORMAL, observed, undefined)?.suggestion).toContain('pulumi stack history');
+  });
+
+  test('a first deployment (no status file on either host) and a whole record pass', async () => {
+    const fresh = 'status=\ndeployed=no\nswitch=<missing>\nserved=<missing>\ndata=<missing>\nheld=no\nmissing=\n';
+    expect(preflightRefusal(config, NORMAL, await observeWith(() => fresh), undefined)).toBeUndefined();
+    expect(preflightRefusal(config, NORMAL, await observeWith((h) => (h === 'slayer' ? observation : standby)), undefined)).toBeUndefined();
+  });
+
+  test('a host declared down is not refused for its records (an EMERGENCY must go on)', async () => {
+    const { run } = fakeRunner((call) => ({ stdout: call.host === 'slayer' ? observation.replace('served=3', 'served=<missing>') : standby }));
+    const observed = await observeHosts(config, EMERGENCY, run, async () => undefined);
+    expect(preflightRefusal(config, EMERGENCY, observed, undefined)).toBeUndefined();
+  });
+
+  test('a clock beyond sounz:maxClockSkew is refused with both clocks and NTP; within it, or within the round trip, passes', async () => {
+    const at = (hostClock: string) => (host: string) => (host === 'megadeth' ? `clock=${hostClock}\n${standby}` : `clock=1000.1\n${observation}`);
+    const skewed = preflightRefusal(config, NORMAL, await observeWith(at('1040.123456789')), undefined);
+    expect(skewed?.reason).toContain('the clock of megadeth says 1970-01-01T00:17:20.123Z while this machine\'s says 1970-01-01T00:16:40.150Z');
+    expect(skewed?.reason).toContain('40.0 s ahead, give or take 0.1 s');
+    expect(skewed?.suggestion).toContain('NTP');
+    expect(preflightRefusal(config, NORMAL, await observeWith(at('1030.18')), undefined)).toBeUndefined();
+    expect(preflightRefusal({ ...config, maxClockSkew: 60 }, NORMAL, await observeWith(at('1040.1')), undefined)).toBeUndefined();
+    expect(preflightRefusal({ ...config, maxClockSkew: 5 }, NORMAL, await observeWith(at('960')), undefined)?.reason).toContain('40.1 s behind');
+  });
+
+  test('a missing command is refused naming the host, the command and its package', async () => {
+    const observed = await observeWith((host) => (host === 'megadeth' ? standby.replace('missing=', 'missing= pg_dump flock') : observation));
+    expect(preflightRefusal(config, NORMAL, observed, undefined)).toEqual({
+      reason: 'preflight: megadeth lacks commands its part needs: pg_dump, flock',
+      suggestion: 'install them on megadeth (Debian: apt install postgresql-client util-linux) and run it again; nothing has changed',
+    });
+  });
+});
+
+test('the holder of the replication lock is named in the grab\'s refusal (pid, how long, what): a killed up\'s leftover can be ended', async () => {
+  const { planUp } = await import('../../model/situation');
+  const facts = (stdout: string) => ({ reachable: true as const, facts: { ...parseFacts(stdout), interfaceAddresses: ['198.51.100.11/24'], databaseBytes: 1000, freeBytes: 1 << 30 } });
+  const refused = planUp({
+    observed: {
+      primary: facts('status=production\nswitch=1\nserved=1\ndata=1\nheld=yes\nreplication=running\n' +
+        'replication_holder=pid 4242, running 300 s: flock -o -E 75 /run/lock/sounz-replicate.lock sounz-replicate --switch dump\n'),
+      secondary: facts('status=standby\nswitch=1\nserved=0\ndata=1\nheld=no\nreplication=idle\n'),
+    },
+    lastApplied: { pair: NORMAL, generation: 1 },
+  }, { primary: 'production_as_standby', secondary: 'standby_as_production' }, { ip: '198.51.100.100', device: 'eth0' });
+  expect(refused).toMatchObject({ ok: false,
+    reason: expect.stringContaining('a replication run holds the lock on the primary (pid 4242, running 300 s: flock -o -E 75'),
+    suggestion: expect.stringContaining('kill <its pid, above>') });
 });

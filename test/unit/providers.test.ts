@@ -70,6 +70,13 @@ test('ServiceAddress turns the claim script\'s in-use exit into a refusal naming
     'slayer: refusing to add the service IP 198.51.100.100: 198.51.100.100 is still answered for by 02:5A:00:00:00:12 on eth0');
 });
 
+test('a claim that fails with nobody to take the address back (an EMERGENCY) says NOBODY SERVES and the next step', async () => {
+  const { run } = fakeRunner((call) => (claiming(call) ? { code: 1, stderr: 'RTNETLINK answers: Operation not permitted' }
+    : interfaceHas('198.51.100.11/24 eth0')));
+  await expect(serviceAddressProvider(run).create!(serviceIpInputs)).rejects.toThrow(
+    /^NOBODY SERVES 198\.51\.100\.100: slayer: adding the service IP 198\.51\.100\.100 failed: .*Next: fix slayer .* run the same switch again/);
+});
+
 test('the cron file of a receiver pulls from its source; a role with no job removes the file', async () => {
   const inputs = { ...connection, jobs: ['pull-and-restore' as const], schedule: '30 2 * * *', source: '198.51.100.11',
     command: '/usr/share/sounz/scripts/dr/sounz-replicate', file: 'sounz-replication' };
@@ -133,8 +140,26 @@ describe('DataGrab', () => {
 
   test('a best-effort grab reports its failure; a mandatory one fails the switch', async () => {
     const { outs } = await dataGrabProvider(failingPull().run).create!(inputs);
-    expect(outs.outcome).toBe('best-effort grab from slayer failed: megadeth: failed: rsync failed');
+    expect(outs.outcome).toBe('skipped: the best-effort grab from slayer failed: megadeth: failed: rsync failed');
     await expect(dataGrabProvider(failingPull().run).create!({ ...inputs, mandatory: true })).rejects.toThrow('rsync failed');
+  });
+
+  test('a best-effort final grab whose freeze fails is skipped (the switch goes on); a mandatory one fails, naming the freeze', async () => {
+    const readOnly = () => fakeRunner((call) => (call.argv.includes('freeze')
+      ? { code: 1, stderr: 'cannot execute ALTER DATABASE in a read-only transaction' } : {}));
+    const { run, calls } = readOnly();
+    const { outs } = await dataGrabProvider(run).create!({ ...inputs, final: true });
+    expect(outs.outcome).toBe("skipped: the freeze of slayer's database failed: slayer: failed: cannot execute ALTER DATABASE in a read-only transaction");
+    expect(calls).toHaveLength(1);
+    await expect(dataGrabProvider(readOnly().run).create!({ ...inputs, final: true, mandatory: true })).rejects.toThrow(
+      'could not freeze its database: slayer: failed: cannot execute ALTER DATABASE');
+  });
+
+  test('a mandatory final grab whose source dies says NOBODY SERVES and that an EMERGENCY is next', async () => {
+    const { run } = fakeRunner((call) => (call.argv.includes('pull-and-restore') || call.argv.includes('thaw')
+      ? { code: 255, stderr: 'connection lost' } : {}));
+    await expect(dataGrabProvider(run).create!({ ...inputs, final: true, mandatory: true })).rejects.toThrow(
+      /NOBODY SERVES writes: slayer keeps .* the next step is an EMERGENCY: npm run switch -- emergency slayer/);
   });
 });
 

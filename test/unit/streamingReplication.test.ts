@@ -121,3 +121,21 @@ describe('the kept data directories after a rebuild (sounz:replication.keepDataD
     expect(prunes(follows.calls)).toEqual([]);
   });
 });
+
+test('a planned handover whose promotion fails after the old server stopped starts the old server\'s PostgreSQL again', async () => {
+  const { run, calls } = fakeRunner((call) => {
+    const text = call.argv[2];
+    if (text.includes('echo stopped')) return { stdout: 'streaming from 198.51.100.11' };
+    if (text.includes('pg_controldata')) return { stdout: '0/3000148' };
+    if (text.includes('pg_last_wal_replay_lsn()')) return { stdout: '0/3000200' };
+    if (text.includes('CREATE ROLE')) return { code: 1, stderr: 'pg_promote did not finish within 60 s' };
+    return {};
+  });
+  const provider = streamingReplicationProvider(run);
+  const { inputs: primary } = await provider.check!({}, { ...inputs, role: 'primary', handover: true, handoverMandatory: true });
+  await expect(provider.create!(primary)).rejects.toThrow(
+    "the promotion of megadeth after the handover failed: megadeth: failed: pg_promote did not finish within 60 s. slayer's PostgreSQL runs again");
+  const restart = calls.at(-1)!;
+  expect(restart.host).toBe('slayer');
+  expect(restart.argv[2].trimEnd().endsWith('\nstart')).toBe(true);
+});
