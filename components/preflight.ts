@@ -8,8 +8,9 @@ import { lookup } from 'dns/promises';
 import { isIP } from 'net';
 import { promisify } from 'util';
 import { StackConfig } from '../model/config';
+import { continuousSettings } from '../model/continuous';
 import { GENERATION_DIR } from '../model/generation';
-import { Pair } from '../model/pairs';
+import { Pair, servingHost } from '../model/pairs';
 import { HostFacts, LastApplied, NEEDED_COMMANDS, Observation } from '../model/situation';
 import { HOSTS, Host, STATUSES, Status, otherHost } from '../model/statuses';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
@@ -66,6 +67,8 @@ export interface ClockReading {
 export interface PreflightFacts extends HostFacts {
   recordFaults: string[];
   clock?: ClockReading;
+  /** A hot standby's WAL receiver: "streaming from <upstream>, <n> bytes not replayed"; empty when none runs. */
+  walReceiver?: string;
 }
 
 /** Whether a host answers ARP from here: undefined when that cannot tell (routed, no arping, no permission). */
@@ -115,7 +118,9 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
     const hostSeconds = Number(/^clock=(\d+(?:\.\d+)?)$/m.exec(stdout)?.[1] ?? NaN);
     const clock = Number.isFinite(hostSeconds)
       ? { hostSeconds, operatorSeconds: (sent + back) / 2000, uncertaintySeconds: (back - sent) / 2000 } : undefined;
-    const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: recordFaults(stdout), ...(clock ? { clock } : {}) };
+    const receiver = /^receiver=(.*)$/m.exec(stdout)?.[1].trim();
+    const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: recordFaults(stdout), ...(clock ? { clock } : {}),
+      ...(receiver === undefined ? {} : { walReceiver: receiver }) };
     return { reachable: true, facts };
   } catch (error) {
     return { reachable: false, error: (error as Error).message };
@@ -184,6 +189,17 @@ export function preflightRefusal(config: StackConfig, next: Pair, observed: Reco
             'then run it again; nothing has changed',
         };
       }
+    }
+    // Continuous mode: a planned switch (the peer not declared down) to a hot standby that does not stream
+    // would promote it without the old server's last writes.
+    if (continuousSettings(config).mode === 'continuous' && servingHost(next) === h && next[peer] !== 'down'
+        && facts.inRecovery === true && !(facts.walReceiver ?? '').startsWith('streaming')) {
+      return {
+        reason: `preflight: ${name} is a hot standby that does not stream from ${config[peer].name} ` +
+          `(WAL receiver: ${facts.walReceiver || 'none running'}): a planned switch to it would promote it without ${config[peer].name}'s last writes`,
+        suggestion: `make ${name} stream again (see its PostgreSQL log and primary_conninfo), then run the switch again; ` +
+          `nothing has changed. If ${config[peer].name} is dead: npm run switch -- emergency ${config[peer].name} (it promotes what ${name} has)`,
+      };
     }
     if (facts.missingCommands && facts.missingCommands.length > 0) {
       const packages = [...new Set(facts.missingCommands.map((c) => PACKAGE_OF[c] ?? c))];

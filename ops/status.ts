@@ -9,7 +9,8 @@ import { parseArgs } from 'util';
 import { checkPair, Host, HOSTS, Observation, Pair, pairText, roleOf, samePair, StackConfig, Status } from '../model';
 import { localTimeText, previousRun } from '../model/cron';
 import { Operator } from '../components/operator';
-import { observeHosts } from '../components/preflight';
+import { observeHosts, PreflightFacts } from '../components/preflight';
+import { continuousSettings } from '../model/continuous';
 import { httpStatus, OTHERS_ANSWERING } from '../providers/serviceChecks';
 import { closeConnections, runOverSsh, script, sshTarget } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
@@ -30,6 +31,8 @@ export interface HostState {
   replicationRunning?: boolean;
   databaseReadOnly?: boolean;
   lastReplication?: string;
+  /** Continuous mode, a hot standby: its WAL receiver ("streaming from <upstream>, <n> bytes not replayed"), or "not streaming". */
+  streaming?: string;
 }
 
 export interface PairStatus {
@@ -107,13 +110,15 @@ export async function pairStatus(engine: Engine): Promise<PairStatus> {
   } finally {
     await closeConnections();
   }
+  const continuous = continuousSettings(config).mode === 'continuous';
   const state = Object.fromEntries(HOSTS.map((h): [Host, HostState] => {
     const o = observed[h];
     const base = { name: config[h].name, declared: declared[h] };
     if (!o.reachable) return [h, { ...base, reachable: false, error: o.error }];
-    const f = o.facts;
+    const f = o.facts as PreflightFacts;
     return [h, { ...base, reachable: true, status: f.status ?? '(none)', holdsServiceIp: f.holdsServiceIp, generations: f.record,
-      replicationRunning: f.replicationRunning, databaseReadOnly: f.databaseReadOnly, lastReplication: f.lastReplication }];
+      replicationRunning: f.replicationRunning, databaseReadOnly: f.databaseReadOnly, lastReplication: f.lastReplication,
+      ...(continuous && f.inRecovery ? { streaming: f.walReceiver || 'not streaming' } : {}) }];
   })) as Record<Host, HostState>;
   const configuredOn = HOSTS.filter((h) => state[h].holdsServiceIp).map((h) => config[h].name);
   const applied = out.pair;
@@ -129,7 +134,16 @@ export async function pairStatus(engine: Engine): Promise<PairStatus> {
   }
   if (website !== 'ok') attention.push(`the website on ${config.serviceIp}:${config.ports.website}: ${website}`);
   for (const f of failed) attention.push(`check ${f}`);
-  if (copy?.late) attention.push(`the last copy on ${copy.on} (${copy.stamp}) is older than the schedule "${copy.schedule}" allows (due since ${copy.dueSince})`);
+  // Continuous mode: the database streams (the nightly stamp says nothing); a standby that does not stream falls behind for good.
+  if (continuous) {
+    for (const h of HOSTS) {
+      const st = state[h];
+      if (roleOf(st.declared).replicatesFromOther && st.reachable && !(st.streaming ?? '').startsWith('streaming')) {
+        attention.push(`${st.name} does not stream from its server (${st.streaming ?? 'not a hot standby'})`);
+      }
+    }
+  }
+  if (copy?.late && !continuous) attention.push(`the last copy on ${copy.on} (${copy.stamp}) is older than the schedule "${copy.schedule}" allows (due since ${copy.dueSince})`);
   for (const h of HOSTS) {
     const s = state[h];
     if (!s.reachable && s.declared !== 'down') attention.push(`${s.name} does not answer: ${s.error}`);
@@ -172,7 +186,8 @@ export function statusScreen(s: PairStatus): string {
     row(h.name, h.reachable
       ? `${h.status}${h.holdsServiceIp ? ', holds the service IP' : ''}; generations switch ${h.generations!.switch} served ` +
         `${h.generations!.served} data ${h.generations!.data}; last copy received ${h.lastReplication ?? '?'}` +
-        `${h.replicationRunning ? '; replication running' : ''}${h.databaseReadOnly ? '; database read-only' : ''}`
+        `${h.replicationRunning ? '; replication running' : ''}${h.databaseReadOnly ? '; database read-only' : ''}` +
+        `${h.streaming ? `; ${h.streaming}` : ''}`
       : `does not answer (declared ${h.declared}): ${h.error}`);
   }
   row('last copy', s.copy

@@ -80,7 +80,8 @@ note() { printf '%s streaming-replication: %s\\n' "$(date '+%Y-%m-%d %H:%M:%S')"
 as_pg() { runuser -u postgres -- "$@"; }
 q() { as_pg "$pgbin/psql" -h /var/run/postgresql -p "$port" -qtAX -d postgres -c "$1"; }
 running() { as_pg "$pgbin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; }
-start() { running || { rm -f "$pgdata/postmaster.pid"; as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$home/sounz-postgresql.log" -w -t 60 start >/dev/null; }; }
+# The server outlives the script: it inherits none of its descriptors (fd 9 holds the standby set-up's lock).
+start() { running || { rm -f "$pgdata/postmaster.pid"; as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$home/sounz-postgresql.log" -w -t 60 start >/dev/null 9>&-; }; }
 stop() { if running; then as_pg "$pgbin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null; fi; }
 # Prints $1 once a hot standby is writable; nothing for a database that already is.
 promote() {
@@ -156,6 +157,16 @@ follow() {
 }
 record() { mkdir -p "$gen"; printf '%s\\n' "$data" >"$gen/data.tmp"; mv -f "$gen/data.tmp" "$gen/data"; }
 if [ "$how" = follow ] && running && streaming; then record; echo "already streaming"; exit 0; fi
+# One set-up at a time on a host: a killed up leaves its run going, and a second one would move the
+# first one's kept directory. The lock lives in a root-only folder and ends with the run that holds it.
+install -d -m 0700 /run/sounz-standby
+lock=/run/sounz-standby/standby.lock
+exec 9>>"$lock"
+if ! flock -w 60 9; then
+  holder=$(awk -v id="$(stat -c '%i' "$lock")" '$6 ~ ":" id "$" { print $5; exit }' /proc/locks)
+  echo "another standby set-up runs on $name (pid \${holder:-unknown}, running $(ps -o etimes= -p "\${holder:-0}" 2>/dev/null | tr -d ' ') s) and held its lock for 60 s more: wait for it to end, or if an up that was killed left it, end it there (kill \${holder:-<pid>}), then run it again" >&2
+  exit 1
+fi
 upstream_id=$(PGPASSFILE=$pgpass as_pg "$pgbin/psql" "$upstream replication=true dbname=replication" -qtAX -c IDENTIFY_SYSTEM | cut -d'|' -f1)
 [ -n "$upstream_id" ] || { echo "$peer does not answer as the replication role" >&2; exit 1; }
 own_id=$(as_pg "$pgbin/pg_controldata" "$pgdata" 2>/dev/null | sed -n 's/^Database system identifier: *//p' || true)

@@ -34,5 +34,9 @@ echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_databas
   where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |
   runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
 echo "recovery=$(echo 'select pg_is_in_recovery()' | runuser -u postgres -- psql -qtAX 2>/dev/null)"
+# A hot standby's stream (continuous mode): the WAL receiver's status and upstream, and how far its replay is behind in bytes.
+echo "receiver=$(echo "select status || ' from ' || coalesce(sender_host, '?') || ', ' ||
+  coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, '?') || ' bytes not replayed' from pg_stat_wal_receiver" |
+  runuser -u postgres -- psql -qtAX 2>/dev/null | head -n 1)"
 dir=$dumps; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
 echo "free=$(df -PB1 "$dir" | awk 'NR == 2 { print $4 }')"

@@ -161,3 +161,21 @@ test('the holder of the replication lock is named in the grab\'s refusal (pid, h
     reason: expect.stringContaining('a replication run holds the lock on the primary (pid 4242, running 300 s: flock -o -E 75'),
     suggestion: expect.stringContaining('kill <its pid, above>') });
 });
+
+test('continuous mode: a planned switch to a hot standby that does not stream is refused; one that streams, or an EMERGENCY, is not', async () => {
+  const continuous = { ...config, replication: { ...config.replication, mode: 'continuous' as const } };
+  const RECOVERY = { primary: 'production_as_standby', secondary: 'standby_as_production' } as const;
+  const server = 'status=production\ndeployed=yes\nswitch=3\nserved=3\ndata=3\nheld=yes\nrecovery=f\nreceiver=\nmissing=\n';
+  const standby = (receiver: string) => `status=standby\ndeployed=yes\nswitch=3\nserved=0\ndata=3\nheld=no\nrecovery=t\nreceiver=${receiver}\nmissing=\n`;
+  const observe = async (receiver: string, next: typeof RECOVERY | typeof EMERGENCY) => observeHosts(continuous, next,
+    fakeRunner((call) => ({ stdout: call.host === 'slayer' ? server : standby(receiver) })).run, async () => undefined);
+  const refused = preflightRefusal(continuous, RECOVERY, await observe('', RECOVERY), undefined);
+  expect(refused?.reason).toBe('preflight: megadeth is a hot standby that does not stream from slayer (WAL receiver: none running): ' +
+    'a planned switch to it would promote it without slayer\'s last writes');
+  expect(preflightRefusal(continuous, RECOVERY, await observe('waiting from 198.51.100.11, ? bytes not replayed', RECOVERY), undefined)?.reason)
+    .toContain('(WAL receiver: waiting from 198.51.100.11');
+  expect(preflightRefusal(continuous, RECOVERY, await observe('streaming from 198.51.100.11, 0 bytes not replayed', RECOVERY), undefined)).toBeUndefined();
+  expect(preflightRefusal(continuous, EMERGENCY, await observe('', EMERGENCY), undefined)).toBeUndefined();
+  // Nightly mode has no stream to check.
+  expect(preflightRefusal(config, RECOVERY, await observe('', RECOVERY), undefined)).toBeUndefined();
+});
