@@ -7,10 +7,11 @@ import { join } from 'path';
 import { PROJECT_DIR } from '../providers/project';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
-import { continuousSettings, Lag, Promotion, streamingParts } from '../model/continuous';
+import { continuousSettings, Lag, Promotion, StreamingPart, streamingParts } from '../model/continuous';
 
 import { Pair, pairText } from '../model/pairs';
 import { UpPlan } from '../model/situation';
+import { GraphStep, stepGraph, stepId } from '../model/stepGraph';
 import { Host, otherHost } from '../model/statuses';
 import { DataGrab } from '../providers/dataGrab';
 import { Fence, fenceArgv } from '../providers/fence';
@@ -49,23 +50,19 @@ export class SounzPair extends pulumi.ComponentResource {
     const { config, next, plan } = args;
     const { generation } = plan;
     const privateKey = pulumi.secret(config.sshPrivateKey);
-    const contacted = (host: Host) => !plan.untouched.includes(host);
     const keep = { parent: this, retainOnDelete: true };
     const server = plan.to;
     const partner = otherHost(server);
 
-    // Both sides of a grab need the replication command; so do the nightly cron jobs and the claim (thaw).
-    const replicateScript = readFileSync(join(PROJECT_DIR, 'replication', 'sounz-replicate'), 'utf8');
-    const scripts = Object.fromEntries(([server, partner] as Host[]).filter(contacted).map((h) => [h, new ReplicationScript(
-      `${config[h].name}-replication-script`,
-      { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, keep)]));
-
-    // Continuous mode: the database streams, so the grab is the new server's handover (or a rebuild of
-    // the returning standby), and the files follow by cron.
+    // The steps and their order come from the model (model/stepGraph.ts): each step one resource (a
+    // host's role one component), each edge one dependsOn.
     const { mode, keepDataDirectories } = continuousSettings(config);
+    const graph = stepGraph(plan, next, { mode, detach: args.detach, fencing: config.fenceCommand !== undefined });
     const parts = mode === 'continuous' ? streamingParts(plan, next) : undefined;
-    const streaming = (h: Host, dependsOn: pulumi.Resource[], part = parts?.[h]) => {
-      if (!part || part.role === 'off') return undefined;
+    const replicateScript = readFileSync(join(PROJECT_DIR, 'replication', 'sounz-replicate'), 'utf8');
+    const reason = `${plan.procedure}: ${plan.previous ? pairText(plan.previous) : 'first deployment'} -> ${pairText(next)}`;
+    const built = new Map<string, pulumi.Resource>();
+    const streaming = (h: Host, part: StreamingPart, dependsOn: pulumi.Resource[]) => {
       const peer = config[otherHost(h)];
       return new StreamingReplication(`${config[h].name}-streaming`, {
         ...hostArgs(config[h], privateKey),
@@ -76,62 +73,84 @@ export class SounzPair extends pulumi.ComponentResource {
         keepDataDirectories,
       }, { ...keep, dependsOn });
     };
+    const build = (step: GraphStep, dependsOn: pulumi.Resource[]): pulumi.Resource => {
+      const h = step.host;
+      switch (step.kind) {
+        case 'replication-script':
+          // Both sides of a grab need the replication command; so do the nightly cron jobs and the claim (thaw).
+          return new ReplicationScript(`${config[h].name}-replication-script`,
+            { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, { ...keep, dependsOn });
+        case 'detach':
+          return streaming(h, { role: 'detached', handoverFrom: undefined, handoverMandatory: false, upstream: undefined, rebuild: false }, dependsOn);
+        case 'data-grab': {
+          const grab = plan.dataGrab!;
+          return new DataGrab(`${name}-data-grab`, {
+            ...hostArgs(config[grab.to], privateKey),
+            source: hostArgs(config[grab.from], privateKey).connection,
+            reason, mandatory: grab.mandatory, final: grab.final, generation,
+          }, { ...keep, dependsOn });
+        }
+        case 'streaming-server':
+        case 'streaming-standby':
+          return streaming(h, parts![h]!, dependsOn);
+        case 'fence':
+          return new Fence(`${config[h].name}-fence`, {
+            host: config[h].name, argv: fenceArgv(config.fenceCommand!, config[h].name), generation,
+          }, { parent: this, dependsOn });
+        case 'release':
+        case 'claim':
+          return new ServiceAddress(`${config[h].name}-service-ip`, {
+            ...hostArgs(config[h], privateKey),
+            ip: config.serviceIp,
+            prefixLength: config.servicePrefixLength,
+            interface: config.serviceInterface,
+            label: config.serviceLabel,
+            present: step.kind === 'claim',
+            generation,
+            drift: plan.drift[h] ?? [],
+            // After a promotion the old server's PostgreSQL is a step behind: it must not take writes again.
+            rollback: step.kind === 'claim' && plan.rollbackTo && !parts ? hostArgs(config[plan.rollbackTo], privateKey).connection : null,
+            ...(step.kind === 'claim' && plan.rollbackTo && parts ? {
+              noRollback: `${config[plan.rollbackTo].name}'s PostgreSQL was shut down and ${config[h].name} promoted with all of its ` +
+                `writes (continuous replication), so ${config[plan.rollbackTo].name} does not take the service IP back. Fix ${config[h].name}, then pulumi up.`,
+            } : {}),
+          }, { ...keep, dependsOn });
+        case 'role':
+          return new SounzHost(config[h].name, {
+            machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], generation, after: dependsOn,
+          }, { parent: this });
+        case 'checks': {
+          // The replica checked is the standby's, when there is one.
+          const hasStandby = !plan.untouched.includes(partner) && next[partner] !== 'down';
+          const { ports } = config;
+          return new ServiceChecks(`${name}-checks`, {
+            ...hostArgs(config[server], privateKey),
+            reason: `${pairText(next)}, generation ${generation}`,
+            serviceIp: config.serviceIp,
+            interface: config.serviceInterface,
+            websitePort: ports.website,
+            apolloPort: ports.apollo,
+            mongrelPorts: ports.mongrels,
+            rsyncPorts: [ports.apolloRsync, ports.sounzRsync],
+            database: config.replication.database,
+            appRole: config.replication.appRole,
+            replicaHost: hostArgs(config[hasStandby ? partner : server], privateKey).connection,
+          }, { ...keep, dependsOn });
+        }
+      }
+    };
+    for (const step of graph) built.set(step.id, build(step, step.after.map((id) => built.get(id)!)));
+    const of = <T extends pulumi.Resource>(id: string) => built.get(id) as T | undefined;
 
-    // First the grab, while the old server still holds the service IP (read-only from the final dump on).
-    const reason = `${plan.procedure}: ${plan.previous ? pairText(plan.previous) : 'first deployment'} -> ${pairText(next)}`;
-    const grab = parts ? undefined : plan.dataGrab;
-    const detached = args.detach.map((h) => streaming(h, [scripts[h]],
-      { role: 'detached', handoverFrom: undefined, handoverMandatory: false, upstream: undefined, rebuild: false })!);
-    this.dataGrab = grab && new DataGrab(`${name}-data-grab`, {
-      ...hostArgs(config[grab.to], privateKey),
-      source: hostArgs(config[grab.from], privateKey).connection,
-      reason,
-      mandatory: grab.mandatory,
-      final: grab.final,
-      generation,
-    }, { ...keep, dependsOn: Object.values(scripts) });
-    // The new server is writable (promoted after the handover) before it claims the service IP.
-    const serverStreaming = streaming(server, [scripts[server]]);
-    const grabbed = this.dataGrab ? [this.dataGrab] : serverStreaming ? [serverStreaming] : [];
-
-    // Then the old server lets the service IP go, and only then the new one claims it: never two holders.
-    const serviceAddress = (host: Host, dependsOn: pulumi.Resource[]) => new ServiceAddress(`${config[host].name}-service-ip`, {
-      ...hostArgs(config[host], privateKey),
-      ip: config.serviceIp,
-      prefixLength: config.servicePrefixLength,
-      interface: config.serviceInterface,
-      label: config.serviceLabel,
-      present: host === server,
-      generation,
-      drift: plan.drift[host] ?? [],
-      // After a promotion the old server's PostgreSQL is a step behind: it must not take writes again.
-      rollback: host === server && plan.rollbackTo && !parts ? hostArgs(config[plan.rollbackTo], privateKey).connection : null,
-      ...(host === server && plan.rollbackTo && parts ? {
-        noRollback: `${config[plan.rollbackTo].name}'s PostgreSQL was shut down and ${config[host].name} promoted with all of its ` +
-          `writes (continuous replication), so ${config[plan.rollbackTo].name} does not take the service IP back. Fix ${config[host].name}, then pulumi up.`,
-      } : {}),
-    }, { ...keep, dependsOn });
-    // A host declared down that did not answer may still hold the service IP behind a partition: the
-    // operator's fencing command (if declared) runs for it before this up's claim, and a failure stops
-    // the claim. Only an up that claims fences: a later up while the host stays dead runs nothing.
-    const claims = plan.steps.some((step) => step.kind === 'promote');
-    const fences = config.fenceCommand && claims ? plan.untouched.map((h) => new Fence(`${config[h].name}-fence`, {
-      host: config[h].name, argv: fenceArgv(config.fenceCommand!, config[h].name), generation,
-    }, { parent: this })) : [];
-    this.fencing = pulumi.all(fences.map((f) => pulumi.all([f.argv, f.exitCode, f.output])))
-      .apply((outcomes) => Object.fromEntries(outcomes.map(([command, exitCode, output], i) =>
-        [config[plan.untouched[i]].name, { command, exitCode, output }])));
-    const released = contacted(partner) ? [serviceAddress(partner, grabbed)] : [];
-    const claimed = serviceAddress(server, [...released, ...grabbed, ...detached, scripts[server], ...fences]);
-
-    const host = (h: Host, after: pulumi.Resource[]) => new SounzHost(config[h].name, {
-      machine: config[h], peer: config[otherHost(h)], privateKey, config, status: next[h], generation, after,
-    }, { parent: this });
-    // The partner keeps its old role (and its rsync daemons) until the grab has pulled from them.
-    const partnerHost = contacted(partner) ? [host(partner, [...released, ...grabbed])] : [];
-    // The old server follows the new one once it has let the service IP go.
-    const standbyStreaming = contacted(partner) ? streaming(partner, [...released, ...grabbed]) : undefined;
+    this.dataGrab = of<DataGrab>(stepId.grab);
+    const serverStreaming = of<StreamingReplication>(stepId.streaming(server));
+    const standbyStreaming = of<StreamingReplication>(stepId.streaming(partner));
     this.streaming = { server: serverStreaming, standby: standbyStreaming };
+    this.checks = of<ServiceChecks>(stepId.checks)!;
+    const fenced = graph.filter((step) => step.kind === 'fence');
+    this.fencing = pulumi.all(fenced.map((step) => of<Fence>(step.id)!).map((f) => pulumi.all([f.argv, f.exitCode, f.output])))
+      .apply((outcomes) => Object.fromEntries(outcomes.map(([command, exitCode, output], i) =>
+        [config[fenced[i].host].name, { command, exitCode, output }])));
     const named = (h: Host, r: StreamingReplication | undefined) => r && { host: config[h].name, r };
     const promotionOf = (p: Promotion | null | undefined) => (p ? { host: config[server].name, ...p } : null);
     const reported = [named(server, serverStreaming), named(partner, standbyStreaming)].filter((x) => x !== undefined);
@@ -151,24 +170,6 @@ export class SounzPair extends pulumi.ComponentResource {
         outcome: seen.map((s) => `${s.host}: ${s.outcome}`).join('; '),
         kept: Object.fromEntries(seen.map((s) => [s.host, s.kept])),
       }));
-    const serverHost = host(server, [claimed]);
-
-    // The runbook's checks, once both hosts have their new roles.
-    const { ports } = config;
-    const hasStandby = contacted(partner) && next[partner] !== 'down';
-    this.checks = new ServiceChecks(`${name}-checks`, {
-      ...hostArgs(config[server], privateKey),
-      reason: `${pairText(next)}, generation ${generation}`,
-      serviceIp: config.serviceIp,
-      interface: config.serviceInterface,
-      websitePort: ports.website,
-      apolloPort: ports.apollo,
-      mongrelPorts: ports.mongrels,
-      rsyncPorts: [ports.apolloRsync, ports.sounzRsync],
-      database: config.replication.database,
-      appRole: config.replication.appRole,
-      replicaHost: hostArgs(config[hasStandby ? partner : server], privateKey).connection,
-    }, { ...keep, dependsOn: [serverHost, ...partnerHost, ...(standbyStreaming ? [standbyStreaming] : [])] });
     this.registerOutputs({});
   }
 }
