@@ -39,9 +39,10 @@ ip=$1 prefix=$2 dev=$3 label=$4 generation=$5 gen=$6 replicate=$7
 record() { mkdir -p "$gen"; printf '%s\\n' "$2" >"$gen/$1.tmp"; mv -f "$gen/$1.tmp" "$gen/$1"; }
 # A server takes writes: undo the freeze of an earlier final grab, if any (the program installs the
 # command before any claim; a host without it has no database of ours). It runs while duplicate-address
-# detection waits, and has ended (or failed the claim) before the address is added.
+# detection waits, and has ended (or failed the claim) before the address is added. Before it, any
+# replication run here ends and puts back what it staged: no copy lands on a server.
 thawing=''
-if [ -x "$replicate" ]; then "$replicate" thaw >/dev/null & thawing=$!; fi
+if [ -x "$replicate" ]; then { "$replicate" stop-runs "this host is claiming the service IP" && "$replicate" thaw; } >/dev/null & thawing=$!; fi
 thawed() { if [ -n "$thawing" ]; then wait "$thawing"; fi; }
 if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then
   thawed

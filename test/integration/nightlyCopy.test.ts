@@ -1,0 +1,125 @@
+// The nightly copy's edges (issue 27), through the real hosts of one sandbox deployment: a run bounded
+// in time whatever holds it up, and a copy that never lands on a host that serves, whether the host's
+// status changed under the run or a promotion (EMERGENCY) ended it.
+import * as sandbox from '../../sandbox';
+import { Engine } from '../../ops/engine';
+import { sandboxStack } from '../../ops/sandboxStack';
+import { aloneOn } from '../../model/pairs';
+import { REPLICATE_COMMAND } from '../../model/hostPaths';
+import { holders, sh, sql } from '../support/hosts';
+
+jest.setTimeout(600_000);
+
+let info: sandbox.SandboxInfo;
+let engine: Engine;
+
+const CONF = '/etc/sounz/replication.conf';
+const DUMPS = '/var/backups/sounz';
+const replicateCommand = (host: sandbox.HostName, ...args: string[]) => sandbox.execOn(host, [REPLICATE_COMMAND, ...args]);
+const pullOnMegadeth = () => replicateCommand('megadeth', 'pull-and-restore', info.hosts.slayer.address);
+const lastLogLine = async (host: sandbox.HostName) => (await sh(host, 'tail -n 1 /var/log/sounz/sounz-general.log'));
+const lockOf = async (host: sandbox.HostName) => (await sh(host, `${REPLICATE_COMMAND} state | sed -n 's/^lock=//p'`));
+const databases = async (host: sandbox.HostName) =>
+  (await sh(host, 'runuser -u postgres -- psql -qtAX -d postgres -c "select datname from pg_database order by 1"')).split('\n');
+/** The pid of a process named `name` on the host, once it runs (polled: the test pauses it as it starts). */
+async function pidOf(host: sandbox.HostName, name: string, withinMs = 60_000): Promise<string> {
+  const end = Date.now() + withinMs;
+  while (Date.now() < end) {
+    const pid = await sh(host, `pgrep -x ${name} | head -n 1`);
+    if (pid) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no ${name} on ${host} within ${withinMs} ms`);
+}
+/** Run `body` with extra settings in the host's replication.conf, then put the file back. */
+async function withSettings<T>(host: sandbox.HostName, settings: string, body: () => Promise<T>): Promise<T> {
+  await sh(host, `cp ${CONF} ${CONF}.saved && printf '%s\\n' '${settings}' >>${CONF}`);
+  try { return await body(); } finally { await sh(host, `mv ${CONF}.saved ${CONF}`); }
+}
+
+beforeAll(async () => {
+  info = await sandbox.up(undefined, { fresh: true });
+  engine = await sandboxStack(info, 'nightly-copy-test');
+  await engine.up('NORMAL');
+  // Large enough that its restore runs for a few seconds, to be caught in the act.
+  await sql('slayer', "create table works (id int, title text); insert into works values (1, 'Symphony No. 1'); " +
+    'create table big as select g, md5(g::text) as h from generate_series(1, 1500000) g');
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  expect((await pullOnMegadeth()).code).toBe(0);
+});
+afterAll(async () => {
+  await engine.dispose({ destroy: false });
+  await sandbox.down();
+});
+
+test('bounded in time: a lock held on the source ends the dump within its lock wait, and a run its bound; each says why', async () => {
+  // A session holds ACCESS EXCLUSIVE on a table for a minute.
+  const holder = sandbox.execOn('slayer', ['runuser', '-u', 'postgres', '--', 'psql', '-qtAX', '-d', 'sounz', '-c',
+    'begin; lock table works in access exclusive mode; select pg_sleep(60); commit']);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const dump = await withSettings('slayer', 'LOCK_WAIT_SECONDS=3', async () => {
+    const started = Date.now();
+    const result = await replicateCommand('slayer', 'dump');
+    return { ...result, ms: Date.now() - started };
+  });
+  expect(dump.code).toBe(1);
+  expect(dump.ms).toBeLessThan(20_000);
+  expect(dump.stderr).toMatch(/pg_dump of sounz: .*lock/);
+  expect(await lastLogLine('slayer')).toMatch(/FAILED: pg_dump of sounz: .*lock/);
+  expect(await lockOf('slayer')).toBe('free');
+  await sql('slayer', "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()");
+  await holder;
+
+  // No fresh dump on slayer: the pull waits for one, until its bound of 5 s ends it.
+  await sh('slayer', `touch -d '1 day ago' ${DUMPS}/sounz.dump`);
+  const pull = await withSettings('megadeth', 'RUN_BOUND_SECONDS=5', async () => {
+    const started = Date.now();
+    const result = await pullOnMegadeth();
+    return { ...result, ms: Date.now() - started };
+  });
+  expect(pull.code).toBe(124);
+  expect(pull.ms).toBeLessThan(15_000);
+  expect(await lastLogLine('megadeth')).toMatch(/nothing landed: the database sounz, .* are as they were \(the run was stopped: its bound of 5 s ran out\)$/);
+  expect(await lockOf('megadeth')).toBe('free');
+  expect(await sh('megadeth', 'stat -c %a /run/sounz-standby')).toBe('700');
+});
+
+test('a run whose host began to serve while it restored gives up before landing and puts everything back', async () => {
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  await sql('megadeth', "insert into works values (2, 'only on megadeth')");
+  const running = pullOnMegadeth();
+  await pidOf('megadeth', 'pg_restore');
+  await sh('megadeth', 'cp /etc/sounz/sounz.status /tmp/status.saved && echo production_alone >/etc/sounz/sounz.status');
+  try {
+    const result = await running;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("this host's status is now production_alone: a copy never lands on a host that serves");
+  } finally {
+    await sh('megadeth', 'mv /tmp/status.saved /etc/sounz/sounz.status');
+  }
+  expect(await sql('megadeth', 'select id from works order by id')).toBe('1\n2');
+  expect(await databases('megadeth')).not.toContain('sounz-incoming');
+  expect(await lastLogLine('megadeth')).toMatch(/nothing landed: the database sounz, .* are as they were$/);
+});
+
+test('a promotion ends the restore in progress: restore paused, slayer killed, EMERGENCY, resumed: the live row stays, the run is gone, the lock free', async () => {
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  const running = pullOnMegadeth();
+  const restore = await pidOf('megadeth', 'pg_restore');
+  await sh('megadeth', `kill -STOP ${restore}`);
+  await sandbox.kill('slayer');
+  await engine.setStatuses(aloneOn('secondary'));
+  await engine.up('EMERGENCY: slayer died while megadeth restored');
+  expect(await holders(info.serviceIp)).toEqual(['megadeth']);
+  await sql('megadeth', "insert into works values (3, 'written during the emergency')");
+  await sh('megadeth', `kill -CONT ${restore} 2>/dev/null || true`);
+
+  const result = await running;
+  expect(result.code).not.toBe(0);
+  expect(await sh('megadeth', 'pgrep -x pg_restore; pgrep -f "sounz-replicat[e] pull-and-restore"; true')).toBe('');
+  expect(await lockOf('megadeth')).toBe('free');
+  expect(await sql('megadeth', 'select id from works order by id')).toBe('1\n2\n3');
+  expect(await databases('megadeth')).not.toContain('sounz-incoming');
+  expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toMatch(
+    /nothing landed: the database sounz, .* are as they were \(the run was stopped: this host is claiming the service IP\)/);
+});
