@@ -14,6 +14,7 @@
 // keeps serving. In an EMERGENCY the standby is promoted at once; what it had replayed is the outcome.
 import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
+import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { keptToPrune } from '../model/continuous';
 import type { Lag, Promotion, StreamingRole } from '../model/continuous';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
@@ -290,7 +291,11 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       const last = (await run(old, pg(inputs, HANDOVER_STOP), { timeoutMs: 90_000 })).stdout.trim();
       if (!/^[0-9A-F]+\/[0-9A-F]+$/.test(last)) throw new Error(`${old.host}: no checkpoint location after the shutdown (${last})`);
       const replayed = (await run(targetOf(inputs), pg(inputs, REPLAYED_PAST, last, '300'))).stdout.trim();
-      return `handover from ${old.host}: its last write at ${last}, replayed here up to ${replayed} in ${Date.now() - started} ms`;
+      // The data areas and the index come with the database (the cron's pull-files would leave the last
+      // minutes' files behind): a final pull from the old server, whose rsync daemons still run.
+      const files = inputs.handoverMandatory ? (await run(targetOf(inputs),
+        ['timeout', '600', REPLICATE_COMMAND, '--wait', '--switch', 'pull-files', old.address], { timeoutMs: 610_000 }), '; data areas and index pulled') : '';
+      return `handover from ${old.host}: its last write at ${last}, replayed here up to ${replayed} in ${Date.now() - started} ms${files}`;
     } catch (error) {
       const failure = (error as Error).message;
       if (!inputs.handoverMandatory) return `handover from ${old.host} failed (${failure}); promoted at once`;

@@ -139,3 +139,29 @@ test('a planned handover whose promotion fails after the old server stopped star
   expect(restart.host).toBe('slayer');
   expect(restart.argv[2].trimEnd().endsWith('\nstart')).toBe(true);
 });
+
+test('a planned handover pulls the data areas and index from the old server before the promotion; if that fails, the old server starts again', async () => {
+  const hostRunner = (pullFails: boolean) => fakeRunner((call) => {
+    const text = call.argv[2] ?? '';
+    if (call.argv.includes('pull-files')) return pullFails ? { code: 1, stderr: 'rsync: connection refused' } : {};
+    if (text.includes('echo stopped')) return { stdout: 'streaming from 198.51.100.11' };
+    if (text.includes('pg_controldata')) return { stdout: '0/3000148' };
+    if (text.includes('pg_last_wal_replay_lsn()')) return { stdout: '0/3000200' };
+    if (text.includes('CREATE ROLE')) return { stdout: 'promoted' };
+    return {};
+  });
+  const planned = { ...inputs, role: 'primary', handover: true, handoverMandatory: true };
+  const ok = hostRunner(false);
+  const { inputs: primary } = await streamingReplicationProvider(ok.run).check!({}, planned);
+  const { outs } = await streamingReplicationProvider(ok.run).create!(primary);
+  const pull = ok.calls.findIndex((c) => c.argv.includes('pull-files'));
+  expect(ok.calls[pull]).toMatchObject({ host: 'megadeth',
+    argv: ['timeout', '600', '/usr/share/sounz/scripts/dr/sounz-replicate', '--wait', '--switch', 'pull-files', '198.51.100.11'] });
+  expect(pull).toBeLessThan(ok.calls.findIndex((c) => (c.argv[2] ?? '').includes('CREATE ROLE')));
+  expect(outs.outcome).toContain('data areas and index pulled');
+
+  const failing = hostRunner(true);
+  await expect(streamingReplicationProvider(failing.run).create!(primary)).rejects.toThrow(
+    /failed before the promotion: megadeth: failed: rsync: connection refused\. slayer's PostgreSQL runs again/);
+  expect(failing.calls.at(-1)?.host).toBe('slayer');
+});
