@@ -51,6 +51,9 @@ export function replicationSettings(config: StackConfig): ReplicationSettings {
 }
 
 export class SounzHost extends pulumi.ComponentResource {
+  readonly status: pulumi.Output<Status>;
+  readonly generation: pulumi.Output<number>;
+
   constructor(name: string, args: SounzHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Host', name, {}, opts);
     const { machine, peer, config, status } = args;
@@ -60,7 +63,7 @@ export class SounzHost extends pulumi.ComponentResource {
     // these resources from the program must never need the dead host to answer.
     const child = { parent: this, retainOnDelete: true, dependsOn: args.after };
 
-    new StatusFile(`${name}-status`, { ...host, status, generation: args.generation }, child);
+    const statusFile = new StatusFile(`${name}-status`, { ...host, status, generation: args.generation }, child);
 
     const { mode, filesSchedule } = continuousSettings(config);
     new ReplicationCron(`${name}-replication-cron`, {
@@ -99,6 +102,9 @@ export class SounzHost extends pulumi.ComponentResource {
       peer: peer.address,
       peerPort: config.ports.sounzRsync,
     }, child);
-    this.registerOutputs({});
+    // The status as written on the host, and the generation that declared it (once written).
+    this.status = statusFile.status;
+    this.generation = statusFile.status.apply(() => args.generation);
+    this.registerOutputs({ status: this.status, generation: this.generation });
   }
 }
