@@ -170,8 +170,7 @@ export class SounzPair extends pulumi.ComponentResource {
         outcome: seen.map((s) => `${s.host}: ${s.outcome}`).join('; '),
         kept: Object.fromEntries(seen.map((s) => [s.host, s.kept])),
       }));
-    this.registerOutputs({
-      dataGrab: this.dataGrab?.outcome ?? null, replication: this.replication, fencing: this.fencing, checks: this.checks.results,
-    });
+    this.registerOutputs({ dataGrab: this.dataGrab?.outcome ?? plan.grabSkipped ?? null, replication: this.replication,
+      fencing: this.fencing, checks: this.checks.results });
   }
 }

@@ -26,6 +26,7 @@ export type StepKind =
 export type FailureLeaves =
   | 'nothing-changed' // no host changed role nor address: run it again once the cause is fixed
   | 'old-server-serves' // the old server keeps the service IP, writable, in its whole old role
+  | 'old-server-frozen' // the old server keeps the service IP in its old role, but takes no writes since the final grab (handover)
   | 'rolled-back' // the new server could not claim: the old one took the service IP back, in its whole old role
   | 'nobody-serves' // the service IP is on no host: say NOBODY SERVES
   | 'new-server-serves'; // the new server holds the service IP; the re-run finishes the roles and checks
@@ -33,6 +34,7 @@ export type FailureLeaves =
 export const FAILURE_TEXT: Record<FailureLeaves, string> = {
   'nothing-changed': 'nothing changed; fix the cause and run it again',
   'old-server-serves': 'the old server still serves, in its old role; fix the cause and run it again',
+  'old-server-frozen': 'the old server holds the service IP but takes no writes since the final grab; run it again, or thaw it (sounz-replicate thaw)',
   'rolled-back': 'the old server took the service IP back, in its whole old role; fix the new server, then run it again',
   'nobody-serves': 'NOBODY SERVES: the service IP is on no host',
   'new-server-serves': 'the new server serves; run it again to finish the roles and checks',
@@ -94,7 +96,8 @@ export function stepGraph(plan: UpPlan, next: Pair, options: GraphOptions): Grap
   // First the grab, while the old server still holds the service IP (read-only from the final dump on).
   const grabbed: string[] = [];
   if (!parts && plan.dataGrab) {
-    grabbed.push(add({ id: stepId.grab, kind: 'data-grab', host: plan.dataGrab.to, after: scripts, failureLeaves: beforeClaim }));
+    // After the detach: a restore cannot land on a hot standby, and a grab beside a failed detach would freeze the old server for nothing.
+    grabbed.push(add({ id: stepId.grab, kind: 'data-grab', host: plan.dataGrab.to, after: [...scripts, ...detached], failureLeaves: beforeClaim }));
   }
   // Continuous mode: the new server is writable (promoted after the handover) before it claims the service IP.
   if (parts?.[server] && parts[server]!.role !== 'off') {
@@ -102,8 +105,10 @@ export function stepGraph(plan: UpPlan, next: Pair, options: GraphOptions): Grap
   }
 
   // Then the old server lets the service IP go, and only then the new one claims it: never two holders.
+  // Past the final grab (or the handover) the old server takes no writes until a claim thaws it.
+  const frozen = plan.dataGrab?.final && plan.dataGrab.from === partner;
   const released = partnerContacted
-    ? [add({ id: stepId.release(partner), kind: 'release', host: partner, after: grabbed, failureLeaves: beforeClaim })] : [];
+    ? [add({ id: stepId.release(partner), kind: 'release', host: partner, after: grabbed, failureLeaves: frozen && beforeClaim === 'old-server-serves' ? 'old-server-frozen' : beforeClaim })] : [];
   // A host declared down that did not answer may still hold the service IP behind a partition: the
   // fencing command runs for it before any claim, and its failure stops the claim.
   const fences = options.fencing && planClaims(plan) ? plan.untouched.map((h) =>

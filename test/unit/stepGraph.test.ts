@@ -28,8 +28,16 @@ beforeAll(async () => {
     registered.push({ name: req.getName(), custom: req.getCustom(), dependencies: req.getDependenciesList() });
     return register(req, callback);
   };
+  const monitorOutputs = monitor as unknown as { registerResourceOutputs: (req: OutputsRequest, callback: unknown) => unknown };
+  const registerOutputs = monitorOutputs.registerResourceOutputs.bind(monitor);
+  monitorOutputs.registerResourceOutputs = (req, callback) => {
+    outputs.set(nameOfUrn(req.getUrn()), req.getOutputs()?.toJavaScript() ?? {});
+    return registerOutputs(req, callback);
+  };
 });
 interface RegisterRequest { getName(): string; getCustom(): boolean; getDependenciesList(): string[] }
+interface OutputsRequest { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }
+const outputs = new Map<string, Record<string, unknown>>();
 
 const configOf = (mode: string, fencing: boolean): StackConfig => parseStackConfig({
   ...BASE, serviceIp: SERVICE.ip, replication: mode === 'continuous' ? { mode, password: 'not-a-real-password' } : { mode },
@@ -94,3 +102,19 @@ for (const mode of MODES) {
     }
   }
 }
+
+test('the pair and each host register their outputs: the fencing, the replication, the checks; the status and its generation', async () => {
+  const scenario = SCENARIOS.find((s) => s.name === 'EMERGENCY, the primary dead')!;
+  const config = configOf('nightly', true);
+  const plan = planUp(scenario.situation, scenario.next, SERVICE, 'nightly');
+  if (!plan.ok) throw new Error(plan.reason);
+  outputs.clear();
+  new SounzPair('sounz', { config, next: scenario.next, plan, detach: [] });
+  for (let waited = 0; !(outputs.has('sounz') && outputs.has('megadeth')) && waited < 10_000; waited += 10) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  expect(outputs.get('megadeth')).toEqual({ status: 'production_alone', generation: plan.generation });
+  // The fence's and the checks' outcomes are unknown in a preview (the mocks preview): their keys are registered.
+  expect(outputs.get('sounz')).toMatchObject({ replication: { mode: 'nightly' } });
+  expect(Object.keys(outputs.get('sounz')!)).toEqual(expect.arrayContaining(['replication', 'fencing', 'checks']));
+});

@@ -1,5 +1,5 @@
-// Generated sequences of config changes and faults through the real planner, on a pure model of the two
-// hosts (test/support/pairWorld.ts): after every step, the invariants hold. A failure prints its seed
+// Generated sequences of config changes and faults through the real planner and the switch's step graph,
+// executed by the simulator of the two hosts (test/support/pairWorld.ts): after every step, the invariants hold. A failure prints its seed
 // and the shrunk sequence; replay with SOUNZ_MODEL_SEED=<seed>.
 import * as fc from 'fast-check';
 import { describeAction, sequenceArbitrary } from '../support/faultSequences';
