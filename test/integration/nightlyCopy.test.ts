@@ -15,7 +15,8 @@ let engine: Engine;
 
 const CONF = '/etc/sounz/replication.conf';
 const DUMPS = '/var/backups/sounz';
-const replicateCommand = (host: sandbox.HostName, ...args: string[]) => sandbox.execOn(host, [REPLICATE_COMMAND, ...args]);
+// Bounded well beyond a run here (the EMERGENCY of the last case runs while its pull waits).
+const replicateCommand = (host: sandbox.HostName, ...args: string[]) => sandbox.execOn(host, [REPLICATE_COMMAND, ...args], { timeoutMs: 300_000 });
 const pullOnMegadeth = () => replicateCommand('megadeth', 'pull-and-restore', info.hosts.slayer.address);
 const lastLogLine = async (host: sandbox.HostName) => (await sh(host, 'tail -n 1 /var/log/sounz/sounz-general.log'));
 const lockOf = async (host: sandbox.HostName) => (await sh(host, `${REPLICATE_COMMAND} state | sed -n 's/^lock=//p'`));
