@@ -152,6 +152,17 @@ test('TERM during a landing: before the landing the receiver is exactly as befor
   expect(await lockOf('megadeth')).toBe('free');
 });
 
+test('the copy carries the database as a whole: its own settings and its roles\' settings in it', async () => {
+  await sql('slayer', "create role app_role; alter role app_role in database sounz set work_mem to '8MB'; alter database sounz set search_path to app, public");
+  const settings = (host: sandbox.HostName) => sql(host, "select coalesce(r.rolname, '-') || ' ' || array_to_string(s.setconfig, ',') " +
+    "from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase left join pg_roles r on r.oid = s.setrole where d.datname = 'sounz' order by 1");
+  expect(await settings('megadeth')).toBe('');
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  expect((await pullOnMegadeth()).code).toBe(0);
+  expect(await settings('megadeth')).toBe('- search_path=app, public\napp_role work_mem=8MB');
+  expect(await settings('megadeth')).toBe(await settings('slayer'));
+});
+
 test('a promotion ends the restore in progress: restore paused, slayer killed, EMERGENCY, resumed: the live row stays, the run is gone, the lock free', async () => {
   expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
   const rows = await sql('megadeth', 'select id from works order by id');
