@@ -40,9 +40,9 @@ export function sounzModules(replication: StackConfig['replication']): Record<st
 
 /** What sounz-replicate needs to know, on either side of the replication. */
 export function replicationSettings(config: StackConfig): ReplicationSettings {
-  const { database, dumpDir, indexDir, keepDays } = config.replication;
+  const { database, dumpDir, indexDir, keepDays, runTimeout } = config.replication;
   return {
-    database, dumpDir, indexDir, keepDays,
+    database, dumpDir, indexDir, keepDays, runTimeout,
     pair: `${config.primary.name}/${config.secondary.name}`,
     sounzRsyncPort: config.ports.sounzRsync,
     apolloRsyncPort: config.ports.apolloRsync,

@@ -26,6 +26,7 @@ import {
   replicationPassword,
   roleName,
   rsyncModule,
+  runTimeout,
   status,
   unixUser,
 } from './validators';
@@ -49,6 +50,7 @@ export const DEFAULTS = {
     dataDirs: ['/data/sounz', '/usr/share/sounz'],
     database: 'sounz',
     keepDays: 7,
+    runTimeout: 14_400,
   },
 };
 
@@ -137,6 +139,8 @@ export const stackConfigSchema = z
             appRole: roleName.optional(),
             /** How long a copy keeps what it replaced on the receiving host. */
             keepDays: keepDays.default(DEFAULTS.replication.keepDays),
+            /** How long one replication run may last (seconds): the host ends it then, putting back what it staged. */
+            runTimeout: runTimeout.default(DEFAULTS.replication.runTimeout),
             // Optional rather than defaulted, so that a nightly config parses to what it always did;
             // model/continuous.ts reads them with their defaults (REPLICATION_MODE_DEFAULTS).
             /** nightly: the runbook's copy every night; continuous: streaming replication of the database. */
@@ -148,7 +152,7 @@ export const stackConfigSchema = z
             /** In continuous mode, how many PostgreSQL data directories a rebuild keeps aside on a host. */
             keepDataDirectories: keepDataDirectories.optional(),
           },
-          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, mode, filesSchedule, password, keepDataDirectories}' },
+          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, runTimeout, mode, filesSchedule, password, keepDataDirectories}' },
         )
         .strict(),
     ),

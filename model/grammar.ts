@@ -142,6 +142,8 @@ export function grammar(z: Zod) {
 
   const keepDays = integer(1, 365, 'a number of days, an integer from 1 to 365');
 
+  const runTimeout = integer(60, 86_400, 'a number of seconds, an integer from 60 to 86400');
+
   const keepDataDirectories = integer(1, 100, 'a number of data directories, an integer from 1 to 100');
 
   const maxClockSkew = integer(1, 3600, 'a number of seconds, an integer from 1 to 3600');
@@ -212,7 +214,7 @@ export function grammar(z: Zod) {
     errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
   });
 
-  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, keepDataDirectories, maxClockSkew, cronSchedule };
+  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, runTimeout, keepDataDirectories, maxClockSkew, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

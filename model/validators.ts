@@ -19,6 +19,7 @@ export const {
   databaseName,
   roleName,
   keepDays,
+  runTimeout,
   keepDataDirectories,
   maxClockSkew,
   cronSchedule,

@@ -20,6 +20,8 @@ export interface ReplicationSettings {
   pair: string;
   /** How long a copy keeps what it replaced. */
   keepDays: number;
+  /** How long one run may last, in seconds: the host ends it then (RUN_BOUND_SECONDS). */
+  runTimeout: number;
 }
 
 export interface ReplicationRunOptions {
@@ -71,6 +73,7 @@ export function renderSettings(settings: ReplicationSettings & { host: string })
     `HOST=${settings.host}`,
     `PAIR=${settings.pair}`,
     `KEEP_DAYS=${settings.keepDays}`,
+    `RUN_BOUND_SECONDS=${settings.runTimeout}`,
     '',
   ].join('\n');
 }
@@ -105,6 +108,7 @@ export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dyna
           return names.length === 2 && names[0] !== names[1] && names.every((n) => g.hostName.safeParse(n).success);
         }, 'two different host names "<primary>/<secondary>"'),
         keepDays: g.keepDays,
+        runTimeout: g.runTimeout,
       }), news);
     },
     async diff(_id: string, olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {

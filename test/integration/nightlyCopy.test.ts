@@ -15,7 +15,8 @@ let engine: Engine;
 
 const CONF = '/etc/sounz/replication.conf';
 const DUMPS = '/var/backups/sounz';
-const replicateCommand = (host: sandbox.HostName, ...args: string[]) => sandbox.execOn(host, [REPLICATE_COMMAND, ...args]);
+// Bounded well beyond a run here (the EMERGENCY of the last case runs while its pull waits).
+const replicateCommand = (host: sandbox.HostName, ...args: string[]) => sandbox.execOn(host, [REPLICATE_COMMAND, ...args], { timeoutMs: 300_000 });
 const pullOnMegadeth = () => replicateCommand('megadeth', 'pull-and-restore', info.hosts.slayer.address);
 const lastLogLine = async (host: sandbox.HostName) => (await sh(host, 'tail -n 1 /var/log/sounz/sounz-general.log'));
 const lockOf = async (host: sandbox.HostName) => (await sh(host, `${REPLICATE_COMMAND} state | sed -n 's/^lock=//p'`));
@@ -64,8 +65,8 @@ test('bounded in time: a lock held on the source ends the dump within its lock w
   });
   expect(dump.code).toBe(1);
   expect(dump.ms).toBeLessThan(20_000);
-  expect(dump.stderr).toMatch(/pg_dump of sounz: .*lock/);
-  expect(await lastLogLine('slayer')).toMatch(/FAILED: pg_dump of sounz: .*lock/);
+  expect(dump.stderr).toMatch(/pg_dump of sounz: .*lock timeout/);
+  expect(await lastLogLine('slayer')).toMatch(/FAILED: pg_dump of sounz: .*lock timeout/);
   expect(await lockOf('slayer')).toBe('free');
   await sql('slayer', "select pg_terminate_backend(pid) from pg_stat_activity where query like '%pg_sleep(60)%' and pid <> pg_backend_pid()");
   await holder;
@@ -102,8 +103,69 @@ test('a run whose host began to serve while it restored gives up before landing 
   expect(await lastLogLine('megadeth')).toMatch(/nothing landed: the database sounz, .* are as they were$/);
 });
 
+test('a roles file with a psql command in it is refused before psql reads it: nothing runs, nothing changes', async () => {
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  const rows = await sql('megadeth', 'select id from works order by id');
+  // A forged line inside pg_dumpall's restricted part, as a listener other than our daemon could serve.
+  await sh('slayer', String.raw`f=${DUMPS}/sounz.roles.sql; awk '{ print } /^\\restrict / { print "\\! touch /tmp/forged" }' $f >$f.new && mv $f.new $f`);
+  expect(await sh('slayer', `grep -c '^\\\\! touch' ${DUMPS}/sounz.roles.sql`)).toBe('1');
+  const result = await pullOnMegadeth();
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain("the roles from 198.51.100.");
+  expect(result.stderr).toContain("are not in pg_dumpall's form");
+  expect(await sh('megadeth', 'ls /tmp/forged 2>&1')).toContain('No such file');
+  expect(await sql('megadeth', 'select id from works order by id')).toBe(rows);
+  expect(await databases('megadeth')).not.toContain('sounz-incoming');
+  expect(await lastLogLine('megadeth')).toMatch(/nothing landed: the database sounz, .* are as they were$/);
+});
+
+test('TERM during a landing: before the landing the receiver is exactly as before, within it exactly the new copy', async () => {
+  const DATA = '/data/sounz';
+  // Enough entries that moving them (one mv each) lasts long enough to be caught in the act.
+  await sh('slayer', `mkdir -p ${DATA} && for i in $(seq 1500); do echo $i >${DATA}/work-$i; done`);
+  await sql('slayer', "insert into works values (4, 'new on slayer')");
+  const listing = (host: sandbox.HostName) => sh(host, `cd ${DATA} && find . -path ./.sounz-replication -prune -o -type f -print | sort | xargs cat | md5sum`);
+  const works = (host: sandbox.HostName) => sql(host, 'select id, title from works order by id');
+  const stopRun = () => replicateCommand('megadeth', 'stop-runs', 'the test stopped it');
+
+  // 1: while the dump restores, nothing has moved yet: all put back.
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  const before = { files: await listing('megadeth'), rows: await works('megadeth') };
+  const first = pullOnMegadeth();
+  await pidOf('megadeth', 'pg_restore');
+  expect((await stopRun()).stdout).toMatch(/^stopped the replication run \d+$/);
+  expect((await first).code).not.toBe(0);
+  expect({ files: await listing('megadeth'), rows: await works('megadeth') }).toEqual(before);
+  expect(await databases('megadeth')).not.toContain('sounz-incoming');
+  expect(await lastLogLine('megadeth')).toMatch(/nothing landed: the database sounz, .* are as they were \(the run was stopped: the test stopped it\)$/);
+  expect(await lockOf('megadeth')).toBe('free');
+
+  // 2: while the trees move, the landing has begun: it runs to its end, and the copy is whole.
+  const second = pullOnMegadeth();
+  await pidOf('megadeth', 'mv', 120_000);
+  expect((await stopRun()).stdout).toMatch(/^stopped the replication run \d+$/);
+  await second;
+  expect(await listing('megadeth')).toBe(await listing('slayer'));
+  expect(await listing('megadeth')).not.toBe(before.files);
+  expect(await works('megadeth')).toBe(await works('slayer'));
+  expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toMatch(/replication from 198\.51\.100\.\d+ complete/);
+  expect(await lockOf('megadeth')).toBe('free');
+});
+
+test('the copy carries the database as a whole: its own settings and its roles\' settings in it', async () => {
+  await sql('slayer', "create role app_role; alter role app_role in database sounz set work_mem to '8MB'; alter database sounz set search_path to app, public");
+  const settings = (host: sandbox.HostName) => sql(host, "select coalesce(r.rolname, '-') || ' ' || array_to_string(s.setconfig, ',') " +
+    "from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase left join pg_roles r on r.oid = s.setrole where d.datname = 'sounz' order by 1");
+  expect(await settings('megadeth')).toBe('');
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  expect((await pullOnMegadeth()).code).toBe(0);
+  expect(await settings('megadeth')).toBe('- search_path=app, public\napp_role work_mem=8MB');
+  expect(await settings('megadeth')).toBe(await settings('slayer'));
+});
+
 test('a promotion ends the restore in progress: restore paused, slayer killed, EMERGENCY, resumed: the live row stays, the run is gone, the lock free', async () => {
   expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  const rows = await sql('megadeth', 'select id from works order by id');
   const running = pullOnMegadeth();
   const restore = await pidOf('megadeth', 'pg_restore');
   await sh('megadeth', `kill -STOP ${restore}`);
@@ -118,7 +180,7 @@ test('a promotion ends the restore in progress: restore paused, slayer killed, E
   expect(result.code).not.toBe(0);
   expect(await sh('megadeth', 'pgrep -x pg_restore; pgrep -f "sounz-replicat[e] pull-and-restore"; true')).toBe('');
   expect(await lockOf('megadeth')).toBe('free');
-  expect(await sql('megadeth', 'select id from works order by id')).toBe('1\n2\n3');
+  expect(await sql('megadeth', 'select id from works order by id')).toBe(`${rows}\n3`);
   expect(await databases('megadeth')).not.toContain('sounz-incoming');
   expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toMatch(
     /nothing landed: the database sounz, .* are as they were \(the run was stopped: this host is claiming the service IP\)/);

@@ -72,6 +72,7 @@ describe('a valid config', () => {
         dataDirs: ['/data/sounz', '/usr/share/sounz'],
         database: 'sounz',
         keepDays: 7,
+        runTimeout: 14_400,
       },
     });
   });

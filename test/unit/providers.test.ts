@@ -190,10 +190,16 @@ test('ServiceChecks passes the application\'s role to its script, or "" when the
 
 describe('ReplicationScript', () => {
   const settings = { database: 'sounz', dumpDir: '/var/backups/sounz', indexDir: '/var/lib/apollo/index', sounzRsyncPort: 18993,
-    apolloRsyncPort: 18983, modules: { 'data-sounz': '/data/sounz' }, pair: 'slayer/megadeth', keepDays: 7 };
+    apolloRsyncPort: 18983, modules: { 'data-sounz': '/data/sounz' }, pair: 'slayer/megadeth', keepDays: 7, runTimeout: 14_400 };
 
   test('the settings name this host, the pair its markers must carry, and how long copies keep what they replace', () => {
     expect(renderSettings({ ...settings, host: 'slayer' })).toContain('HOST=slayer\nPAIR=slayer/megadeth\nKEEP_DAYS=7\n');
+  });
+
+  test('the settings bound each run by the config\'s runTimeout, and check refuses a bound under a minute', async () => {
+    expect(renderSettings({ ...settings, host: 'slayer', runTimeout: 3600 })).toContain('\nRUN_BOUND_SECONDS=3600\n');
+    const result = await replicationScriptProvider(fakeRunner().run).check!({}, { ...connection, script: '#!/bin/sh\n', ...settings, runTimeout: 5 });
+    expect(result.failures).toEqual([expect.objectContaining({ property: 'runTimeout', reason: expect.stringContaining('from 60 to 86400') })]);
   });
 
   test.each([['slayer/slayer'], ['slayer'], ['slayer/megadeth/anthrax'], ['slayer/$(reboot)']])('check refuses the pair %j', async (pair) => {
