@@ -2,6 +2,9 @@
 // that serves and absent elsewhere. Before it claims the address the host asks the LAN whether
 // anyone still answers for it (duplicate-address detection); after, it records that it began to serve
 // in this switch's generation and announces itself with gratuitous ARP. A host that serves takes writes.
+// A reboot forgets the address: the claim also leaves a boot-time script (sounz-reclaim, an @reboot cron
+// line) and the address's record, so that a serving host that reboots takes the address back, after
+// duplicate-address detection; the release removes them, so a standby never does.
 // If the new server cannot claim the address in a planned switch, the old one takes it back: a failed
 // switch leaves the old server serving, or says loudly that nobody does.
 import * as pulumi from '@pulumi/pulumi';
@@ -9,6 +12,7 @@ import { GENERATION_DIR } from '../model/generation';
 import { cannotCarry } from '../model/network';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
+import { hostScript } from './project';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export interface ServiceAddressInputs extends ConnectionInputs {
@@ -32,11 +36,33 @@ export const ADDRESS_IN_USE = 3;
 /** Exit code of CLAIM when no address of the interface shares a subnet with the service IP. */
 export const NOT_ROUTABLE = 4;
 
-// $1 ip, $2 prefix, $3 interface, $4 label, $5 generation, $6 generation folder, $7 replication command.
-// Idempotent: an address already here is kept (and keeps the generation it was first served in).
+export const RECLAIM_COMMAND = '/usr/share/sounz/scripts/dr/sounz-reclaim';
+export const RECLAIM_CRON_FILE = '/etc/cron.d/sounz-reclaim';
+/** What sounz-reclaim reads at boot: "IP PREFIX DEV LABEL", on the host that holds the service IP only. */
+export const SERVICE_ADDRESS_RECORD = '/etc/sounz/service-address';
+const RECLAIM_SCRIPT = hostScript('reclaim.sh');
+const RECLAIM_CRON = [
+  '# Managed by Pulumi (sounz-standby): at boot, a host whose records say it serves takes the service IP back (sounz-reclaim); edits are overwritten.',
+  'SHELL=/bin/sh',
+  'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  `@reboot root ${RECLAIM_COMMAND} ${SERVICE_ADDRESS_RECORD} >/dev/null 2>&1`,
+  '',
+].join('\n');
+
+// $1 ip, $2 prefix, $3 interface, $4 label, $5 generation, $6 generation folder, $7 replication command,
+// $8 the boot-time script's path, $9 its cron file, $10 the cron file's content, $11 the address's record;
+// the boot-time script on stdin. Idempotent: an address already here is kept (and keeps the generation it
+// was first served in).
 const CLAIM = `set -eu
-ip=$1 prefix=$2 dev=$3 label=$4 generation=$5 gen=$6 replicate=$7
+ip=$1 prefix=$2 dev=$3 label=$4 generation=$5 gen=$6 replicate=$7 reclaim=$8 cronfile=$9 cron=\${10} held=\${11}
 record() { mkdir -p "$gen"; printf '%s\\n' "$2" >"$gen/$1.tmp"; mv -f "$gen/$1.tmp" "$gen/$1"; }
+# What a reboot needs to take the address back: the script, its @reboot line, the address.
+remember() {
+  mkdir -p "$(dirname "$reclaim")" "$(dirname "$held")"
+  cat >"$reclaim.tmp"; chmod 0755 "$reclaim.tmp"; mv -f "$reclaim.tmp" "$reclaim"
+  printf '%s' "$cron" >"$cronfile.tmp"; chmod 0644 "$cronfile.tmp"; mv -f "$cronfile.tmp" "$cronfile"
+  printf '%s %s %s %s\\n' "$ip" "$prefix" "$dev" "$label" >"$held.tmp"; mv -f "$held.tmp" "$held"
+}
 # A server takes writes: undo the freeze of an earlier final grab, if any (the program installs the
 # command before any claim; a host without it has no database of ours). It runs while duplicate-address
 # detection waits, and has ended (or failed the claim) before the address is added. Before it, any
@@ -47,6 +73,7 @@ thawed() { if [ -n "$thawing" ]; then wait "$thawing"; fi; }
 if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then
   thawed
   [ "$(cat "$gen/served" 2>/dev/null || echo 0)" != 0 ] || { record served "$generation"; record data "$generation"; }
+  remember
   echo kept; exit 0
 fi
 addresses=$(ip -4 -o addr show dev "$dev" | awk '{ print $4 }' | tr '\\n' ' ')
@@ -69,13 +96,17 @@ ip addr add "$ip/$prefix" brd + dev "$dev" label "$label"
 # Recorded at once: from here on this host's data is the newest.
 record served "$generation"
 record data "$generation"
+remember
 # Gratuitous ARP, the first at once, two more a second apart for those that missed it; arping
 # lingers a second after each, so it runs on in the background.
 arping -q -U -c 3 -I "$dev" "$ip" </dev/null >/dev/null 2>&1 &
 echo added`;
 
+// $1 ip, $2 prefix, $3 interface, then the boot-time script, its cron file and the address's record:
+// a host that does not serve has none of them, so a reboot never makes it claim.
 const RELEASE = `set -eu
-ip=$1 prefix=$2 dev=$3
+ip=$1 prefix=$2 dev=$3; shift 3
+rm -f "$@"
 if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then ip addr del "$ip/$prefix" dev "$dev"; echo removed; else echo absent; fi`;
 
 // The interface's addresses, one per line: `<address/len> <label>`. The label ends what `ip -o` prints
@@ -96,14 +127,16 @@ export function serviceAddressProvider(run: Runner = runOverSsh): pulumi.dynamic
       cannotCarry(ip, lines.split('\n').map((line) => line.split(' ')[0]).filter(Boolean), dev);
     if (unroutable) throw new Error(`${target.host}: refusing to add the service IP: ${unroutable}`);
     const result = await run(target, script(CLAIM, ip, String(prefixLength), dev, label, String(generation),
-      GENERATION_DIR, REPLICATE_COMMAND), { allowFailure: true });
+      GENERATION_DIR, REPLICATE_COMMAND, RECLAIM_COMMAND, RECLAIM_CRON_FILE, RECLAIM_CRON, SERVICE_ADDRESS_RECORD),
+    { allowFailure: true, stdin: RECLAIM_SCRIPT });
     if (result.code === ADDRESS_IN_USE) throw Object.assign(new Error(`${target.host}: refusing to add the service IP ${ip}: ${result.stderr.trim()}`), { addressInUse: true });
     if (result.code !== 0) throw new Error(`${target.host}: adding the service IP ${ip} failed: ${result.stderr.trim()}`);
     return result.stdout.trim();
   };
   const release = async (inputs: ServiceAddressInputs) => {
     const { ip, prefixLength, interface: dev } = inputs;
-    return (await run(targetOf(inputs), script(RELEASE, ip, String(prefixLength), dev))).stdout.trim();
+    return (await run(targetOf(inputs), script(RELEASE, ip, String(prefixLength), dev,
+      RECLAIM_COMMAND, RECLAIM_CRON_FILE, SERVICE_ADDRESS_RECORD))).stdout.trim();
   };
   const converge = async (inputs: ServiceAddressInputs) => {
     if (!inputs.present) return release(inputs);

@@ -26,7 +26,10 @@ export interface ServiceGuardInputs extends ConnectionInputs {
   ip: string;
   prefixLength: number;
   interface: string;
-  /** The other host's address: where its generation is fetched, and whose MAC a yield requires. */
+  /**
+   * The other host's address or host name: where its generation is fetched (rsync resolves a name itself),
+   * and whose MAC a yield requires (a name is resolved on the host, by RESOLVE_PEER, when it is needed).
+   */
   peer: string;
   /** The port of the peer's SOUNZ rsync daemon, which serves the module `generation`. */
   peerPort: number;
@@ -35,6 +38,12 @@ export interface ServiceGuardInputs extends ConnectionInputs {
 export const GUARD_COMMAND = '/usr/share/sounz/scripts/dr/sounz-guard';
 export const GUARD_CRON_FILE = '/etc/cron.d/sounz-guard';
 export const GUARD_PIDFILE = '/run/sounz/guard.pid';
+/**
+ * A shell function: `resolve NAME` prints NAME's first IPv4 address as the host resolves it (/etc/hosts,
+ * then DNS: getent), nothing when it does not resolve; an address prints itself. Resolved when needed, not
+ * once at install: a name may move, and a host may boot before its resolver answers.
+ */
+export const RESOLVE_PEER = `resolve() { timeout 3 getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }'; }`;
 /** The rsync module of the SOUNZ daemon that publishes this host's generations, read-only, to the peer. */
 export const GENERATION_MODULE = 'generation';
 
@@ -75,6 +84,7 @@ stop() {
 }
 note() { printf '%s sounz-guard: %s\\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*" >>"$log"; }
 number() { v=$(cat "$1" 2>/dev/null) || return 1; case $v in ''|*[!0-9]*) return 1;; esac; echo "$v"; }
+${RESOLVE_PEER}
 guard() {
   ip=$1 prefix=$2 dev=$3 peer=$4 port=$5
   last=
@@ -104,7 +114,11 @@ guard() {
       say "\${mac:-another machine} also answers for $ip, but the generation of $peer cannot be learned ($(printf '%s' "\${why:-not a number}" | tr '\\n' ' ')): keeping $ip (served since generation $mine)"
       sleep 1; continue
     fi
-    peerip=$(getent ahostsv4 "$peer" | awk 'NR == 1 { print $1 }')
+    peerip=$(resolve "$peer")
+    if [ -z "$peerip" ]; then
+      say "\${mac:-another machine} also answers for $ip, but $peer does not resolve to an IPv4 address here (getent ahostsv4): keeping $ip"
+      sleep 1; continue
+    fi
     peermac=$(ip neigh show to "$peerip" dev "$dev" 2>/dev/null | sed -n 's/.* lladdr \\([^ ]*\\).*/\\1/p' | head -n 1 | tr 'A-F' 'a-f')
     if [ -z "$mac" ] || [ "$mac" != "$peermac" ]; then
       say "\${mac:-another machine} also answers for $ip, and it is not $peer (\${peermac:-MAC unknown}): keeping $ip"

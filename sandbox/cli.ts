@@ -1,9 +1,9 @@
 /**
- * npm run sandbox -- up|down|status|info|kill <host>|revive <host>|partition <host>|heal <host>|exec <host> <cmd...>
+ * npm run sandbox -- up|down|status|info|kill <host>|revive <host>|reboot <host>|partition <host>|heal <host>|exec <host> <cmd...>
  */
 import * as sb from './index';
 
-const USAGE = 'usage: npm run sandbox -- up|down|status|info|kill <host>|revive <host>|partition <host>|heal <host>|exec <host> <cmd...>';
+const USAGE = 'usage: npm run sandbox -- up|down|status|info|kill <host>|revive <host>|reboot <host>|partition <host>|heal <host>|exec <host> <cmd...>';
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, host, ...rest] = argv;
@@ -41,6 +41,10 @@ async function main(argv: string[]): Promise<number> {
     case 'revive':
       await sb.revive(needHost());
       done(`${host} revived`);
+      return 0;
+    case 'reboot':
+      await sb.reboot(needHost());
+      done(`${host} rebooted`);
       return 0;
     case 'partition':
       await sb.partition(needHost());

@@ -22,6 +22,11 @@ export const SUBNET = '198.51.100.0/24';
 export const SERVICE_IP = '198.51.100.100' as const;
 export const SERVICE_LABEL = 'eth0:1';
 export const VANTAGE = { netns: 'sounz-vantage', address: '198.51.100.2', veth: 'vsz-vantage', mac: '02:5a:00:00:00:02' };
+/**
+ * Which hosts: `namespace` (the default for now: namespaces sharing this machine's files, services started by
+ * host.sh) or `debian` (SOUNZ_SANDBOX_HOSTS=debian: Debian 12 containers booted with systemd, machine.sh).
+ */
+export const HOST_KIND: 'namespace' | 'debian' = process.env.SOUNZ_SANDBOX_HOSTS === 'debian' ? 'debian' : 'namespace';
 export const PACKAGES = ['openssh-server', 'rsync', 'postgresql', 'cron', 'iputils-arping', 'iproute2', 'procps', 'psmisc', 'keepalived'];
 
 interface HostSpec { address: string; netns: string; veth: string; mac: string; initialStatus: string }
@@ -56,6 +61,8 @@ export interface SandboxInfo {
 }
 export interface HostState {
   holderPid?: number;
+  /** debian hosts: the host's power (machine.sh power, in the root namespace), parent of its systemd-nspawn */
+  powerPid?: number;
   /** every mount-namespace inode this host ever had (current one last) */
   mntNs: string[];
   utsNs?: string;
@@ -164,9 +171,35 @@ function pidAlive(pid?: number): boolean {
   }
 }
 function holderAlive(h?: HostState): boolean {
+  if (h?.powerPid) return leaderOf(h.powerPid) !== undefined;
   if (!h?.holderPid || !pidAlive(h.holderPid)) return false;
   const cur = nsInode(h.holderPid, 'mnt');
   return !!cur && h.mntNs.length > 0 && cur === h.mntNs[h.mntNs.length - 1];
+}
+function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+function descendantsOf(pid: number): number[] {
+  const kids = childrenOf(pid);
+  return kids.flatMap((k) => [k, ...descendantsOf(k)]);
+}
+/** A debian host's systemd (PID 1 of its container) under its power process, if it runs. */
+function leaderOf(powerPid: number): number | undefined {
+  if (!pidAlive(powerPid)) return undefined;
+  for (const pid of descendantsOf(powerPid)) {
+    let nspid = '';
+    try {
+      nspid = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^NSpid:\s+(.*)$/m)?.[1] ?? '';
+    } catch {
+      continue;
+    }
+    if (/^\d+\s+1$/.test(nspid.trim())) return pid;
+  }
+  return undefined;
 }
 function isMountpoint(p: string): boolean {
   return run('mountpoint', ['-q', p], { allowFail: true }).code === 0;
@@ -244,7 +277,7 @@ export function ensurePackages(log: (s: string) => void = () => undefined): stri
 function installHelpers(): void {
   const bin = path.join(STATE_DIR, 'bin');
   fs.mkdirSync(bin, { recursive: true, mode: 0o755 });
-  for (const f of ['host.sh', 'standin.js']) {
+  for (const f of ['host.sh', 'machine.sh', 'standin.js']) {
     fs.copyFileSync(path.join(__dirname, f), path.join(bin, f));
     fs.chmodSync(path.join(bin, f), 0o755);
   }
@@ -354,6 +387,7 @@ function hostState(state: State, name: HostName): HostState {
 
 /** Start the holder of the host's mount/UTS namespace inside its netns, mount its files, start its services. */
 async function startHost(state: State, name: HostName): Promise<void> {
+  if (HOST_KIND === 'debian') return bootHost(state, name);
   const spec = HOSTS[name];
   const h = hostState(state, name);
   h.netNs = netnsInode(spec.netns);
@@ -411,18 +445,82 @@ async function startHost(state: State, name: HostName): Promise<void> {
   writeState(state);
 }
 
+let rootfsPath: string | undefined;
+/** The cached Debian rootfs (scripts/rootfs.sh builds it on first use, 1-1.5 min). */
+function rootfs(log: (s: string) => void): string {
+  if (!rootfsPath) {
+    log('debian hosts: the rootfs (scripts/rootfs.sh)');
+    rootfsPath = run('bash', [path.join(__dirname, '..', 'scripts', 'rootfs.sh')]).stdout.trim().split('\n').pop();
+  }
+  return rootfsPath!;
+}
+const machineScript = () => path.join(STATE_DIR, 'bin', 'machine.sh');
+
+/** Power on a debian host: its root (an overlay of the rootfs) with its identity, then systemd-nspawn boots it into its netns. */
+async function bootHost(state: State, name: HostName, log: (s: string) => void = () => undefined): Promise<void> {
+  const spec = HOSTS[name];
+  const h = hostState(state, name);
+  h.netNs = netnsInode(spec.netns);
+  if (!holderAlive(h)) {
+    run('bash', [machineScript(), 'prepare', name, spec.address, rootfs(log)], { env: { SOUNZ_SANDBOX_DIR: STATE_DIR } });
+    const child = spawn('bash', [machineScript(), 'power', name, spec.address], {
+      detached: true, stdio: 'ignore', cwd: '/', env: { ...ENV, SOUNZ_SANDBOX_DIR: STATE_DIR },
+    });
+    child.unref();
+    h.powerPid = child.pid;
+    writeState(state);
+  }
+  await awaitBoot(state, name);
+}
+
+/** Wait for the host's systemd to finish booting (multi-user.target reached: `running`, or `degraded`). */
+async function awaitBoot(state: State, name: HostName, notLeader?: number): Promise<void> {
+  const h = hostState(state, name);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const leader = h.powerPid ? leaderOf(h.powerPid) : undefined;
+    if (leader && leader !== notLeader) {
+      const r = await runAsync('nsenter', ['-t', String(leader), '-a', '--', 'systemctl', 'is-system-running'], { timeoutMs: 10_000 });
+      if (['running', 'degraded'].includes(r.stdout.trim())) {
+        h.holderPid = leader;
+        const mnt = nsInode(leader, 'mnt');
+        if (mnt) record(h.mntNs, mnt);
+        h.utsNs = nsInode(leader, 'uts');
+        h.alive = true;
+        writeState(state);
+        return;
+      }
+    }
+    if (!h.powerPid || !pidAlive(h.powerPid)) throw new Error(`sandbox: ${name} powered off while booting (see ${STATE_DIR}/hosts/${name}/console.log)`);
+    if (Date.now() > deadline) throw new Error(`sandbox: ${name} did not boot in 120 s (see ${STATE_DIR}/hosts/${name}/console.log)`);
+    await sleep(200);
+  }
+}
+
+/** The debian hosts' units, named as the namespace hosts' services. */
+const UNITS: Record<string, string> = {
+  sshd: 'ssh', cron: 'cron', web: 'sounz-web', apollo: 'sounz-apollo', mongrels: 'sounz-mongrels', postgresql: 'postgresql@15-main', database: 'sounz-database',
+};
+
 async function checkHost(state: State, name: HostName): Promise<HostStatus> {
   const h = state.hosts[name];
   const st: HostStatus = { alive: false, partitioned: !!h?.partitioned, holderPid: h?.holderPid, services: {} };
   if (!h || !holderAlive(h)) return st;
   st.alive = true;
-  const r = await runAsync('nsenter', ['-t', String(h.holderPid), '-m', '-u', '-n', '-p', '--', 'bash', path.join(STATE_DIR, 'bin', 'host.sh'), 'check', name], {
-    env: { SOUNZ_SANDBOX_DIR: STATE_DIR },
-    timeoutMs: 30_000,
-  });
-  for (const line of r.stdout.split('\n')) {
-    const [svc, v] = line.trim().split(/\s+/);
-    if (svc && (v === 'ok' || v === 'down')) st.services[svc] = v;
+  if (h.powerPid) {
+    const names = Object.keys(UNITS);
+    const r = await runAsync('nsenter', ['-t', String(leaderOf(h.powerPid)), '-a', '--', 'systemctl', 'is-active', ...names.map((n) => UNITS[n])], { timeoutMs: 30_000 });
+    const states = r.stdout.trim().split('\n');
+    names.forEach((n, i) => (st.services[n] = states[i] === 'active' ? 'ok' : 'down'));
+  } else {
+    const r = await runAsync('nsenter', ['-t', String(h.holderPid), '-m', '-u', '-n', '-p', '--', 'bash', path.join(STATE_DIR, 'bin', 'host.sh'), 'check', name], {
+      env: { SOUNZ_SANDBOX_DIR: STATE_DIR },
+      timeoutMs: 30_000,
+    });
+    for (const line of r.stdout.split('\n')) {
+      const [svc, v] = line.trim().split(/\s+/);
+      if (svc && (v === 'ok' || v === 'down')) st.services[svc] = v;
+    }
   }
   const ip = run('ip', ['-n', HOSTS[name].netns, '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { allowFail: true }).stdout;
   st.services.address = ip.includes(` ${HOSTS[name].address}/24 `) ? 'ok' : 'down';
@@ -438,6 +536,7 @@ async function killHostIn(state: State, name: HostName): Promise<void> {
   const spec = HOSTS[name];
   const h = hostState(state, name);
   const net = netnsInode(spec.netns) ?? h.netNs;
+  await powerCut(h);
   await endProcesses(h.mntNs, net);
   if (netnsExists(spec.netns)) run('ip', ['-n', spec.netns, 'addr', 'flush', 'dev', 'eth0'], { allowFail: true });
   // the operator machine forgets the dead host's MAC at once, so that a connect gets EHOSTUNREACH (~3 s) rather than a long time-out
@@ -445,6 +544,21 @@ async function killHostIn(state: State, name: HostName): Promise<void> {
   h.holderPid = undefined;
   h.alive = false;
   writeState(state);
+}
+
+/** A debian host's power cut: its power process first (no next boot), then its systemd-nspawn and container by PID. */
+async function powerCut(h: HostState): Promise<void> {
+  if (!h.powerPid) return;
+  const tree = pidAlive(h.powerPid) ? [h.powerPid, ...descendantsOf(h.powerPid)] : [];
+  for (const pid of tree) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+  for (let i = 0; tree.some(pidAlive) && i < 100; i++) await sleep(20);
+  h.powerPid = undefined;
 }
 
 function loadOrNew(): State {
@@ -552,9 +666,12 @@ async function downUnlocked(): Promise<void> {
   for (const name of hostnames) {
     const h = hostState(state, name);
     const net = netnsInode(HOSTS[name].netns) ?? h.netNs;
+    await powerCut(h);
     await endProcesses(h.mntNs, net);
     h.holderPid = undefined;
     h.alive = false;
+    // a debian host's root (an overlay of the cached rootfs) comes off before its files go
+    if (fs.existsSync(path.join(STATE_DIR, 'bin', 'machine.sh'))) run('bash', [machineScript(), 'release', name], { env: { SOUNZ_SANDBOX_DIR: STATE_DIR } });
   }
   const vnet = netnsInode(VANTAGE.netns);
   if (vnet) await endProcesses([], vnet);
@@ -630,6 +747,29 @@ export async function revive(host: HostName | string): Promise<void> {
   });
 }
 
+/**
+ * Reboot the host cleanly: on debian hosts `systemctl reboot` inside (its power process boots it again), on
+ * namespace hosts (no init system to reboot) a power cut and a boot. Returns once the host has booted.
+ */
+export async function reboot(host: HostName | string): Promise<void> {
+  return withLock(async () => {
+    requireRoot();
+    assertHost(host);
+    const state = requireState();
+    const h = hostState(state, host);
+    if (!h.powerPid) {
+      await killHostIn(state, host);
+      return startHost(state, host);
+    }
+    const before = leaderOf(h.powerPid);
+    if (!before) throw new Error(`sandbox: host ${host} is not running`);
+    await runAsync('nsenter', ['-t', String(before), '-a', '--', 'systemctl', 'reboot'], { timeoutMs: 30_000 });
+    h.alive = false;
+    writeState(state);
+    await awaitBoot(state, host, before);
+  });
+}
+
 /** Cut the host off the bridge (its bridge-side veth leaves the bridge and goes down); the host keeps running and its addresses. */
 export async function partition(host: HostName | string): Promise<void> {
   return withLock(async () => {
@@ -695,7 +835,8 @@ export async function execOn(
   assertHost(host);
   const h = requireState().hosts[host];
   if (!h || !holderAlive(h)) throw new Error(`sandbox: host ${host} is not running`);
-  return runAsync('nsenter', ['-t', String(h.holderPid), '-m', '-u', '-n', '-p', '--', ...argv], { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000, env: opts.env });
+  const enter = h.powerPid ? ['-t', String(leaderOf(h.powerPid)), '-a'] : ['-t', String(h.holderPid), '-m', '-u', '-n', '-p'];
+  return runAsync('nsenter', [...enter, '--', ...argv], { input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000, env: opts.env });
 }
 
 const HTTP_GET = `
@@ -728,6 +869,7 @@ export async function arpFromVantage(ip: string): Promise<string[]> {
 export function hostPids(host: HostName | string): number[] {
   assertHost(host);
   const h = readState()?.hosts[host];
+  if (h?.powerPid) return pidsIn([], netnsInode(HOSTS[host].netns));
   return h ? pidsIn(h.mntNs) : [];
 }
 
