@@ -6,7 +6,7 @@ import { HostConfig, rsyncModuleName, StackConfig } from '../model/config';
 import { continuousSettings, cronJobsOf } from '../model/continuous';
 import { GENERATION_DIR } from '../model/generation';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
-import { ReplicationCron, ReplicationJob } from '../providers/replicationCron';
+import { ReplicationCron } from '../providers/replicationCron';
 import { ReplicationSettings } from '../providers/replicationScript';
 import { RsyncDaemon } from '../providers/rsyncDaemon';
 import { GENERATION_MODULE, ServiceGuard } from '../providers/serviceGuard';
@@ -51,12 +51,8 @@ export function replicationSettings(config: StackConfig): ReplicationSettings {
 }
 
 export class SounzHost extends pulumi.ComponentResource {
-  /** The host's status as its status file now says. */
   readonly status: pulumi.Output<Status>;
-  /** The replication jobs its cron file runs, and when the next fires. */
-  readonly replication: pulumi.Output<{ jobs: ReplicationJob[]; nextRun: string }>;
-  /** Which of its rsync daemons run, and whether its guard does. */
-  readonly running: pulumi.Output<{ rsyncDaemons: Record<string, boolean>; guard: boolean }>;
+  readonly generation: pulumi.Output<number>;
 
   constructor(name: string, args: SounzHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super('sounz:index:Host', name, {}, opts);
@@ -67,17 +63,16 @@ export class SounzHost extends pulumi.ComponentResource {
     // these resources from the program must never need the dead host to answer.
     const child = { parent: this, retainOnDelete: true, dependsOn: args.after };
 
-    this.status = new StatusFile(`${name}-status`, { ...host, status, generation: args.generation }, child).status;
+    const statusFile = new StatusFile(`${name}-status`, { ...host, status, generation: args.generation }, child);
 
     const { mode, filesSchedule } = continuousSettings(config);
-    const cron = new ReplicationCron(`${name}-replication-cron`, {
+    new ReplicationCron(`${name}-replication-cron`, {
       ...host,
       jobs: cronJobsOf(role.cronJobs, mode),
       schedule: config.replication.schedule,
       ...(mode === 'continuous' ? { filesSchedule } : {}),
       source: peer.address,
     }, child);
-    this.replication = pulumi.all([cron.jobs, cron.nextRun]).apply(([jobs, nextRun]) => ({ jobs, nextRun }));
 
     const daemons: Record<DaemonName, { port: number; modules: Record<string, string> }> = {
       apollo: { port: config.ports.apolloRsync, modules: { index: config.replication.indexDir } },
@@ -85,7 +80,7 @@ export class SounzHost extends pulumi.ComponentResource {
       // holders of a split brain think they serve, so both run it (not part of the replication).
       sounz: { port: config.ports.sounzRsync, modules: { ...sounzModules(config.replication), [GENERATION_MODULE]: GENERATION_DIR } },
     };
-    const daemonsRunning = (Object.entries(daemons) as [DaemonName, typeof daemons.apollo][]).map(([daemon, { port, modules }]) =>
+    for (const [daemon, { port, modules }] of Object.entries(daemons) as [DaemonName, typeof daemons.apollo][]) {
       new RsyncDaemon(`${name}-rsyncd-${daemon}`, {
         ...host,
         name: daemon,
@@ -93,11 +88,12 @@ export class SounzHost extends pulumi.ComponentResource {
         modules,
         allowFrom: peer.address,
         running: role.rsyncDaemons.includes(daemon),
-      }, child).running.apply((running) => [daemon, running] as const));
+      }, child);
+    }
 
     // The guard runs where the role serves: a host that serves and finds a newer server answering
     // for the service IP lets it go (providers/serviceGuard.ts).
-    const guard = new ServiceGuard(`${name}-guard`, {
+    new ServiceGuard(`${name}-guard`, {
       ...host,
       running: role.servesApplication,
       ip: config.serviceIp,
@@ -106,8 +102,9 @@ export class SounzHost extends pulumi.ComponentResource {
       peer: peer.address,
       peerPort: config.ports.sounzRsync,
     }, child);
-    this.running = pulumi.all([pulumi.all(daemonsRunning), guard.running])
-      .apply(([daemonStates, guardRunning]) => ({ rsyncDaemons: Object.fromEntries(daemonStates), guard: guardRunning }));
-    this.registerOutputs({ status: this.status, replication: this.replication, running: this.running });
+    // The status as written on the host, and the generation that declared it (once written).
+    this.status = statusFile.status;
+    this.generation = statusFile.status.apply(() => args.generation);
+    this.registerOutputs({ status: this.status, generation: this.generation });
   }
 }
