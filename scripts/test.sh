@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: set-up on a fresh machine, then every test (unit, engine, sandbox, integration).
-# With arguments, jest runs just those (in band); without, the pure suites (test/unit: no host, no
-# engine) run beside the suites that share the sandbox hosts, which run one at a time. Each suite's
+# With arguments, jest runs just those (in band); without, the suites that need no sandbox host run
+# beside the suites that share the sandbox hosts, which run one at a time. Each suite's
 # time is printed at the end (and kept in test-times.txt).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,10 +16,13 @@ if [ $# -gt 0 ]; then exec npx jest --runInBand "$@"; fi
 
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
-npx jest --runInBand --json --outputFile="$results/unit.json" test/unit >"$results/unit.log" 2>&1 &
+# The suites that need no sandbox host (pure; the engine, the toolchain and the processes on this
+# machine alone) run in one band beside the suites that share the sandbox hosts.
+apart=(/test/unit/ '/test/integration/(engine|interrupted|languageHost|lazyModules|toolchain|warmProvider)\.test\.ts$')
+npx jest --runInBand --json --outputFile="$results/unit.json" "${apart[@]}" >"$results/unit.log" 2>&1 &
 unit=$!
 status=0
-npx jest --runInBand --json --outputFile="$results/hosts.json" --testPathIgnorePatterns=/test/unit/ || status=$?
+npx jest --runInBand --json --outputFile="$results/hosts.json" --testPathIgnorePatterns "${apart[@]}" || status=$?
 wait "$unit" || status=$?
 cat "$results/unit.log"
 node -e '
