@@ -45,15 +45,21 @@ export function parseFacts(stdout: string): HostFacts {
   };
 }
 
-/** The records of a deployed host (it has a status file) that are not a number: each names its file and what it holds. */
-export function recordFaults(stdout: string): string[] {
+/**
+ * The records of a host with a status file that are not a number, each naming its file and what it holds;
+ * `deployed`: the program has written records there (any of the three exists). A runbook host the
+ * program never touched has a status file and no records at all.
+ */
+export function recordFaults(stdout: string): { faults: string[]; deployed: boolean } {
   const value = Object.fromEntries(stdout.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1).trim()]));
-  if (value.deployed !== 'yes') return [];
-  return (['switch', 'served', 'data'] as const).filter((k) => !/^\d+$/.test(value[k] ?? '')).map((k) => {
+  if (value.deployed !== 'yes') return { faults: [], deployed: false };
+  const keys = ['switch', 'served', 'data'] as const;
+  const faults = keys.filter((k) => !/^\d+$/.test(value[k] ?? '')).map((k) => {
     const seen = value[k] ?? '<missing>';
     const what = seen === '<missing>' ? 'is missing' : seen === '<unreadable>' ? 'cannot be read' : `holds "${seen}", not a generation number`;
     return `${GENERATION_DIR}/${k} ${what}`;
   });
+  return { faults, deployed: keys.some((k) => (value[k] ?? '<missing>') !== '<missing>') };
 }
 
 /** The host's clock against the operator's at the midpoint of the SSH round trip, give or take half of it. */
@@ -66,6 +72,8 @@ export interface ClockReading {
 /** What observe() adds to the facts: a deployed host's unreadable records, its clock. */
 export interface PreflightFacts extends HostFacts {
   recordFaults: string[];
+  /** The program has written generation records on the host. */
+  recordsWritten: boolean;
   clock?: ClockReading;
   /** A hot standby's WAL receiver: "streaming from <upstream>, <n> bytes not replayed"; empty when none runs. */
   walReceiver?: string;
@@ -119,7 +127,8 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
     const clock = Number.isFinite(hostSeconds)
       ? { hostSeconds, operatorSeconds: (sent + back) / 2000, uncertaintySeconds: (back - sent) / 2000 } : undefined;
     const receiver = /^receiver=(.*)$/m.exec(stdout)?.[1].trim();
-    const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: recordFaults(stdout), ...(clock ? { clock } : {}),
+    const { faults, deployed } = recordFaults(stdout);
+    const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: faults, recordsWritten: deployed, ...(clock ? { clock } : {}),
       ...(receiver === undefined ? {} : { walReceiver: receiver }) };
     return { reachable: true, facts };
   } catch (error) {
@@ -159,15 +168,16 @@ export function preflightRefusal(config: StackConfig, next: Pair, observed: Reco
     const facts = seen.facts as Partial<PreflightFacts>;
     const name = config[h].name;
     const peer = otherHost(h);
-    const faults = facts.recordFaults ?? [];
+    const recorded = last?.records?.[h];
+    // Deployed by this program: it wrote records there, or this stack's last up recorded them.
+    const faults = facts.recordsWritten || recorded ? facts.recordFaults ?? [] : [];
     if (faults.length > 0) {
-      const recorded = last?.records?.[h];
       const peerSeen = observed[peer];
       const peerRecord = peerSeen.reachable && (peerSeen.facts as Partial<PreflightFacts>).recordFaults?.length === 0 ? peerSeen.facts.record : undefined;
       const restore = (faults.map((f) => f.split(' ')[0].split('/').pop() as 'switch' | 'served' | 'data'))
         .map((k) => recorded ? `echo ${recorded[k]} >${GENERATION_DIR}/${k}` : `echo <${k}> >${GENERATION_DIR}/${k}`);
       return {
-        reason: `preflight: ${name} has been deployed (it has /etc/sounz/sounz.status) but ${faults.join(', ')}: ` +
+        reason: `preflight: ${name} has been deployed by this program (its records, or this stack's) but ${faults.join(', ')}: ` +
           'read as 0 it would make the wrong host count as the one with the newest data',
         suggestion: `restore it on ${name}: ${restore.join('; ')}` + (recorded
           ? ` (the values this stack's last up recorded for ${name}, its output "records"; check with pulumi stack history)`

@@ -8,7 +8,8 @@ cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5 replicate=$6; shift 6
 echo "clock=$(date +%s.%N)"
 echo "status=$(cat /etc/sounz/sounz.status 2>/dev/null)"
 if [ -e /etc/sounz/sounz.status ]; then echo deployed=yes; else echo deployed=no; fi
-# A record as it is: <missing> or <unreadable> rather than a number, never a made-up 0 (the preflight decides).
+# A record as it is: <missing> or <unreadable> rather than a number, never a made-up 0 (the preflight decides;
+# a runbook host with a status file but no records at all is one the program has not deployed yet).
 for k in switch served data; do
   if [ ! -e "$gen/$k" ]; then v='<missing>'; else v=$(head -c 64 "$gen/$k" 2>/dev/null) || v='<unreadable>'; fi
   echo "$k=$(printf '%s' "$v" | tr '\n\r' '  ')"

@@ -107,16 +107,22 @@ describe('what the preflight refuses before any plan', () => {
     const observed = await observeWith((host) => (host === 'slayer' ? observation.replace('served=3', line) : standby));
     const last = { pair: NORMAL, generation: 3, records: { primary: { switch: 3, served: 3, data: 3 } } };
     const refused = preflightRefusal(config, NORMAL, observed, last);
-    expect(refused?.reason).toContain(`slayer has been deployed (it has /etc/sounz/sounz.status) but ${fault}`);
+    expect(refused?.reason).toContain(`slayer has been deployed by this program (its records, or this stack's) but ${fault}`);
     expect(refused?.suggestion).toContain('restore it on slayer: echo 3 >/etc/sounz/generation/served');
     expect(refused?.suggestion).toContain('megadeth records switch 3, served 0, data 2');
     // Without the stack's outputs it says where to find the value.
     expect(preflightRefusal(config, NORMAL, observed, undefined)?.suggestion).toContain('pulumi stack history');
   });
 
-  test('a first deployment (no status file on either host) and a whole record pass', async () => {
+  test('a first deployment (no status file, or a runbook host\'s status file without records) and a whole record pass', async () => {
     const fresh = 'status=\ndeployed=no\nswitch=<missing>\nserved=<missing>\ndata=<missing>\nheld=no\nmissing=\n';
     expect(preflightRefusal(config, NORMAL, await observeWith(() => fresh), undefined)).toBeUndefined();
+    const runbookHost = 'status=production\ndeployed=yes\nswitch=<missing>\nserved=<missing>\ndata=<missing>\nheld=yes\nmissing=\n';
+    expect(preflightRefusal(config, NORMAL, await observeWith(() => runbookHost), undefined)).toBeUndefined();
+    // The same host after this stack recorded it: its records are gone, not yet written.
+    expect(preflightRefusal(config, NORMAL, await observeWith(() => runbookHost),
+      { pair: NORMAL, generation: 3, records: { primary: { switch: 3, served: 3, data: 3 } } })?.reason)
+      .toContain('/etc/sounz/generation/switch is missing, /etc/sounz/generation/served is missing');
     expect(preflightRefusal(config, NORMAL, await observeWith((h) => (h === 'slayer' ? observation : standby)), undefined)).toBeUndefined();
   });
 
