@@ -49,7 +49,7 @@ beforeAll(async () => {
   expect((await pullOnMegadeth()).code).toBe(0);
 });
 afterAll(async () => {
-  await engine.dispose({ destroy: false });
+  await engine?.dispose({ destroy: false });
   await sandbox.down();
 });
 
