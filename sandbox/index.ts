@@ -461,7 +461,13 @@ async function bootHost(state: State, name: HostName, log: (s: string) => void =
   const spec = HOSTS[name];
   const h = hostState(state, name);
   h.netNs = netnsInode(spec.netns);
-  if (!holderAlive(h)) {
+  if (holderAlive(h)) {
+    // running but unhealthy: start the units that are down, as an operator would
+    const st = await checkHost(state, name);
+    const units = unitsOf(name);
+    const down = Object.keys(st.services).filter((k) => st.services[k] === 'down' && units[k]).map((k) => units[k]);
+    if (down.length) await runAsync('nsenter', ['-t', String(leaderOf(h.powerPid!)), '-a', '--', 'systemctl', 'start', ...down], { timeoutMs: 60_000 });
+  } else {
     run('bash', [machineScript(), 'prepare', name, spec.address, rootfs(log)], { env: { SOUNZ_SANDBOX_DIR: STATE_DIR } });
     const child = spawn('bash', [machineScript(), 'power', name, spec.address], {
       detached: true, stdio: 'ignore', cwd: '/', env: { ...ENV, SOUNZ_SANDBOX_DIR: STATE_DIR },
@@ -497,10 +503,20 @@ async function awaitBoot(state: State, name: HostName, notLeader?: number): Prom
   }
 }
 
-/** The debian hosts' units, named as the namespace hosts' services. */
-const UNITS: Record<string, string> = {
-  sshd: 'ssh', cron: 'cron', web: 'sounz-web', apollo: 'sounz-apollo', mongrels: 'sounz-mongrels', postgresql: 'postgresql@15-main', database: 'sounz-database',
-};
+/** A debian host's units, named as the namespace hosts' services: one mongrel unit per port of its sounz.conf. */
+function unitsOf(name: HostName): Record<string, string> {
+  let ports = '8000 8001 8002';
+  try {
+    ports = fs.readFileSync(path.join(STATE_DIR, 'hosts', name, 'etc-sounz', 'sounz.conf'), 'utf8').match(/^MONGREL_PORTS="([0-9 ]*)"/m)?.[1] ?? ports;
+  } catch {
+    /* not made yet: the default ports */
+  }
+  const units: Record<string, string> = {
+    sshd: 'ssh', cron: 'cron', web: 'sounz-web', apollo: 'sounz-apollo', postgresql: 'postgresql@15-main', database: 'sounz-database',
+  };
+  for (const port of ports.split(/\s+/).filter(Boolean)) units[`mongrel.${port}`] = `sounz-mongrel@${port}`;
+  return units;
+}
 
 async function checkHost(state: State, name: HostName): Promise<HostStatus> {
   const h = state.hosts[name];
@@ -508,8 +524,9 @@ async function checkHost(state: State, name: HostName): Promise<HostStatus> {
   if (!h || !holderAlive(h)) return st;
   st.alive = true;
   if (h.powerPid) {
-    const names = Object.keys(UNITS);
-    const r = await runAsync('nsenter', ['-t', String(leaderOf(h.powerPid)), '-a', '--', 'systemctl', 'is-active', ...names.map((n) => UNITS[n])], { timeoutMs: 30_000 });
+    const units = unitsOf(name);
+    const names = Object.keys(units);
+    const r = await runAsync('nsenter', ['-t', String(leaderOf(h.powerPid)), '-a', '--', 'systemctl', 'is-active', ...names.map((n) => units[n])], { timeoutMs: 30_000 });
     const states = r.stdout.trim().split('\n');
     names.forEach((n, i) => (st.services[n] = states[i] === 'active' ? 'ok' : 'down'));
   } else {
