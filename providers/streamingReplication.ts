@@ -164,7 +164,12 @@ install -d -m 0700 /run/sounz-standby
 lock=/run/sounz-standby/standby.lock
 exec 9>>"$lock"
 if ! flock -w 60 9; then
-  holder=$(awk -v id="$(stat -c '%i' "$lock")" '$6 ~ ":" id "$" { print $5; exit }' /proc/locks)
+  # The holder: the process whose fd 9 holds the lock (its fdinfo lists it; /proc/locks, inside a PID
+  # namespace, leaves out a lock whose taker, flock(1), has exited).
+  holder=''
+  for fd in /proc/[0-9]*/fd/9; do
+    [ "$(readlink "$fd" 2>/dev/null)" = "$lock" ] && grep -q '^lock:' "\${fd%/fd/9}/fdinfo/9" 2>/dev/null && { holder=\${fd#/proc/}; holder=\${holder%%/*}; break; }
+  done
   echo "another standby set-up runs on $name (pid \${holder:-unknown}, running $(ps -o etimes= -p "\${holder:-0}" 2>/dev/null | tr -d ' ') s) and held its lock for 60 s more: wait for it to end, or if an up that was killed left it, end it there (kill \${holder:-<pid>}), then run it again" >&2
   exit 1
 fi

@@ -21,15 +21,16 @@ echo "lastcopy=$(cat /etc/sounz/last-replication 2>/dev/null || echo never)"
 missing=''
 for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
 echo "missing=$missing"
-# The replication command tells, without taking its lock (which could turn a nightly run away); without it, none runs.
-if [ -x "$replicate" ] && "$replicate" state | grep -qx lock=held; then echo replication=running; else echo replication=idle; fi
-# Who holds the lock (the flock(1) process /proc/locks names for sounz-replicate's lock file), how long, doing what:
-# a run that a killed up left behind is named, so the operator can end it.
-lock=/run/lock/sounz-replicate.lock
-if [ -e "$lock" ]; then
-  pid=$(awk -v id="$(stat -c '%i' "$lock")" '$6 ~ ":" id "$" { print $5; exit }' /proc/locks 2>/dev/null)
-  [ -z "$pid" ] || echo "replication_holder=pid $pid, running $(ps -o etimes= -p "$pid" | tr -d ' ') s: $(ps -o args= -p "$pid")"
+# The replication command tells, without taking its lock (which could turn a nightly run away), and
+# names the holder (pid, how long, doing what), so that a run a killed up left behind can be ended.
+# Without the command, none runs.
+replication=idle
+if [ -x "$replicate" ]; then
+  state=$("$replicate" state 2>/dev/null || true)
+  if echo "$state" | grep -qx lock=held; then replication=running; fi
+  echo "$state" | sed -n 's/^lock_holder=/replication_holder=/p'
 fi
+echo "replication=$replication"
 echo "database=$(echo "select pg_database_size(:'db')" | runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
 echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
   where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |
