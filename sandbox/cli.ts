@@ -1,9 +1,9 @@
 /**
- * npm run sandbox -- up|down|status|info|kill <host>|revive <host>|reboot <host>|partition <host>|heal <host>|exec <host> <cmd...>
+ * npm run sandbox -- up|down|packages|status|info|kill <host>|revive <host>|reboot <host>|partition <host>|heal <host>|exec <host> <cmd...>
  */
 import * as sb from './index';
 
-const USAGE = 'usage: npm run sandbox -- up|down|status|info|kill <host>|revive <host>|reboot <host>|partition <host>|heal <host>|exec <host> <cmd...>';
+const USAGE = 'usage: npm run sandbox -- up|down|packages|status|info|kill <host>|revive <host>|reboot <host>|partition <host>|heal <host>|exec <host> <cmd...>';
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, host, ...rest] = argv;
@@ -20,6 +20,10 @@ async function main(argv: string[]): Promise<number> {
       done('sandbox up');
       return 0;
     }
+    case 'packages': // what up would install, alone: before two sandboxes come up at once (one apt at a time)
+      sb.ensurePackages((s) => console.log(s));
+      done('sandbox packages');
+      return 0;
     case 'down':
       await sb.down();
       done('sandbox down');

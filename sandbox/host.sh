@@ -5,6 +5,9 @@
 #   host.sh check <name>                           (inside the host) one line per service: "<svc> ok|down"
 set -euo pipefail
 SB=${SOUNZ_SANDBOX_DIR:-/var/lib/sounz-sandbox}
+# The pair's addresses in this sandbox (sandbox/index.ts passes them; sandbox 0's by default).
+SLAYER=${SOUNZ_SANDBOX_SLAYER:-198.51.100.11}
+MEGADETH=${SOUNZ_SANDBOX_MEGADETH:-198.51.100.12}
 cmd=$1; name=$2
 H=$SB/hosts/$name
 PGBIN=/usr/lib/postgresql/15/bin
@@ -44,8 +47,8 @@ files)
     cat > "$H/etc-sounz/sounz.conf" <<EOF
 # SOUNZ configuration (sandbox host $name)
 # Internal-network addresses of the designated primary (nominal Production) and secondary (nominal Standby) servers.
-IP_PRIMARY_SERVER="198.51.100.11"
-IP_SECONDARY_SERVER="198.51.100.12"
+IP_PRIMARY_SERVER="$SLAYER"
+IP_SECONDARY_SERVER="$MEGADETH"
 MONGREL_PORTS="$MONGREL_PORTS_DEFAULT"
 sounz_rsync_port=18993
 EOF
@@ -70,7 +73,7 @@ EOF
   # /etc/hosts of the host (overlay upper layer): the runbook's hostnames resolve to sandbox addresses
   if [ ! -f "$H/etc-upper/hosts" ]; then
     { cat /etc/hosts 2>/dev/null | grep -vwE 'slayer|megadeth' || true
-      echo "198.51.100.11 slayer"; echo "198.51.100.12 megadeth"; } > "$H/etc-upper/hosts"
+      echo "$SLAYER slayer"; echo "$MEGADETH megadeth"; } > "$H/etc-upper/hosts"
   fi
   echo "$name" > "$H/etc-upper/hostname"
   mkdir -p "$H/postgresql"

@@ -14,14 +14,27 @@ import * as path from 'path';
 export const hostnames = ['slayer', 'megadeth'] as const;
 export type HostName = (typeof hostnames)[number];
 
-export const STATE_DIR = '/var/lib/sounz-sandbox';
+/**
+ * Which of two sandboxes (SOUNZ_SANDBOX_SLOT, 0 by default): `npm test` runs its host suites in two
+ * bands at once, one per sandbox. Sandbox 1 has its own bridge, namespaces, links, MACs, state and the
+ * upper half of 198.51.100.0/24: the bridge's address there is a /25, which this machine routes before
+ * sandbox 0's /24; its hosts still see a /24, on a bridge where only they live.
+ */
+export const SLOT: 0 | 1 = process.env.SOUNZ_SANDBOX_SLOT === '1' ? 1 : 0;
+const at = (n: number) => `198.51.100.${n + SLOT * 128}`;
+const named = (name: string) => (SLOT ? name.replace(/^(sounz|vsz)-/, `$1${SLOT}-`) : name);
+const mac = (n: number) => `02:5a:00:00:0${SLOT}:${String(n).padStart(2, '0')}`;
+
+export const STATE_DIR = SLOT ? `/var/lib/sounz-sandbox-${SLOT}` : '/var/lib/sounz-sandbox';
 export const STATE_FILE = path.join(STATE_DIR, 'state.json');
-export const BRIDGE = 'sounzbr0';
-export const BRIDGE_ADDRESS = '198.51.100.1';
-export const SUBNET = '198.51.100.0/24';
-export const SERVICE_IP = '198.51.100.100' as const;
+const OTHER_STATE_FILE = SLOT ? '/var/lib/sounz-sandbox/state.json' : '/var/lib/sounz-sandbox-1/state.json';
+export const BRIDGE = `sounzbr${SLOT}`;
+export const BRIDGE_ADDRESS = at(1);
+const BRIDGE_PREFIX = SLOT ? 25 : 24;
+export const SUBNET = SLOT ? '198.51.100.128/25' : '198.51.100.0/24';
+export const SERVICE_IP = at(100);
 export const SERVICE_LABEL = 'eth0:1';
-export const VANTAGE = { netns: 'sounz-vantage', address: '198.51.100.2', veth: 'vsz-vantage', mac: '02:5a:00:00:00:02' };
+export const VANTAGE = { netns: named('sounz-vantage'), address: at(2), veth: named('vsz-vantage'), mac: mac(2) };
 /**
  * Which hosts: `namespace` (the default for now: namespaces sharing this machine's files, services started by
  * host.sh) or `debian` (SOUNZ_SANDBOX_HOSTS=debian: Debian 12 containers booted with systemd, machine.sh).
@@ -31,8 +44,13 @@ export const PACKAGES = ['openssh-server', 'rsync', 'postgresql', 'cron', 'iputi
 
 interface HostSpec { address: string; netns: string; veth: string; mac: string; initialStatus: string }
 export const HOSTS: Record<HostName, HostSpec> = {
-  slayer: { address: '198.51.100.11', netns: 'sounz-slayer', veth: 'vsz-slayer', mac: '02:5a:00:00:00:11', initialStatus: 'production' },
-  megadeth: { address: '198.51.100.12', netns: 'sounz-megadeth', veth: 'vsz-megadeth', mac: '02:5a:00:00:00:12', initialStatus: 'standby' },
+  slayer: { address: at(11), netns: named('sounz-slayer'), veth: named('vsz-slayer'), mac: mac(11), initialStatus: 'production' },
+  megadeth: { address: at(12), netns: named('sounz-megadeth'), veth: named('vsz-megadeth'), mac: mac(12), initialStatus: 'standby' },
+};
+/** What host.sh and machine.sh need to know of this sandbox. */
+const SCRIPT_ENV = {
+  SOUNZ_SANDBOX_DIR: STATE_DIR, SOUNZ_SANDBOX_SLAYER: HOSTS.slayer.address, SOUNZ_SANDBOX_MEGADETH: HOSTS.megadeth.address,
+  SOUNZ_SANDBOX_NETNS_PREFIX: named('sounz-'),
 };
 /** Directories made in the root namespace only as (empty) mountpoints for the hosts' bind mounts. /etc is an overlay per host instead. */
 const ROOT_MOUNTPOINTS = ['/data', '/data/sounz', '/usr/share/sounz', '/var/log/sounz', '/var/log/apollo', '/var/lib/apollo', '/var/backups/sounz'];
@@ -49,7 +67,7 @@ export interface HostInfo {
 }
 export interface SandboxInfo {
   hosts: { slayer: HostInfo; megadeth: HostInfo };
-  serviceIp: typeof SERVICE_IP;
+  serviceIp: string;
   /** OpenSSH private key text of the operator key (root@ on both hosts) */
   operatorPrivateKey: string;
   operatorPublicKey: string;
@@ -313,6 +331,9 @@ function ensureRootMountpoints(state: State): void {
   writeState(state);
 }
 function removeRootMountpoints(state: State): void {
+  // The other sandbox's hosts mount onto the same folders: removing one that is a mountpoint in their
+  // namespaces would unmount it there.
+  if (fs.existsSync(OTHER_STATE_FILE)) return;
   const ours = new Set(state.rootMountpoints);
   for (const p of ROOT_MOUNTPOINTS) if (fs.existsSync(path.join(p, MOUNTPOINT_MARKER))) ours.add(p);
   for (const p of [...ROOT_MOUNTPOINTS].reverse()) {
@@ -335,7 +356,7 @@ function ensureBridge(state: State): void {
   }
   setSysctl(`/proc/sys/net/ipv6/conf/${BRIDGE}/disable_ipv6`, '1');
   const addrs = run('ip', ['-4', '-o', 'addr', 'show', 'dev', BRIDGE]).stdout;
-  if (!addrs.includes(` ${BRIDGE_ADDRESS}/24 `)) run('ip', ['addr', 'add', `${BRIDGE_ADDRESS}/24`, 'dev', BRIDGE]);
+  if (!addrs.includes(` ${BRIDGE_ADDRESS}/${BRIDGE_PREFIX} `)) run('ip', ['addr', 'add', `${BRIDGE_ADDRESS}/${BRIDGE_PREFIX}`, 'dev', BRIDGE]);
   run('ip', ['link', 'set', BRIDGE, 'up']);
 }
 
@@ -437,7 +458,7 @@ async function startHost(state: State, name: HostName): Promise<void> {
     writeState(state);
   }
   const r = await runAsync('nsenter', ['-t', String(h.holderPid), '-m', '-u', '-n', '-p', '--', 'bash', path.join(STATE_DIR, 'bin', 'host.sh'), 'start', name, spec.address], {
-    env: { SOUNZ_SANDBOX_DIR: STATE_DIR },
+    env: SCRIPT_ENV,
     timeoutMs: 180_000,
   });
   if (r.code !== 0) throw new Error(`sandbox: starting ${name} failed (${r.code}): ${r.stderr.trim()}`);
@@ -468,9 +489,9 @@ async function bootHost(state: State, name: HostName, log: (s: string) => void =
     const down = Object.keys(st.services).filter((k) => st.services[k] === 'down' && units[k]).map((k) => units[k]);
     if (down.length) await runAsync('nsenter', ['-t', String(leaderOf(h.powerPid!)), '-a', '--', 'systemctl', 'start', ...down], { timeoutMs: 60_000 });
   } else {
-    run('bash', [machineScript(), 'prepare', name, spec.address, rootfs(log)], { env: { SOUNZ_SANDBOX_DIR: STATE_DIR } });
+    run('bash', [machineScript(), 'prepare', name, spec.address, rootfs(log)], { env: SCRIPT_ENV });
     const child = spawn('bash', [machineScript(), 'power', name, spec.address], {
-      detached: true, stdio: 'ignore', cwd: '/', env: { ...ENV, SOUNZ_SANDBOX_DIR: STATE_DIR },
+      detached: true, stdio: 'ignore', cwd: '/', env: { ...ENV, ...SCRIPT_ENV },
     });
     child.unref();
     h.powerPid = child.pid;
@@ -531,7 +552,7 @@ async function checkHost(state: State, name: HostName): Promise<HostStatus> {
     names.forEach((n, i) => (st.services[n] = states[i] === 'active' ? 'ok' : 'down'));
   } else {
     const r = await runAsync('nsenter', ['-t', String(h.holderPid), '-m', '-u', '-n', '-p', '--', 'bash', path.join(STATE_DIR, 'bin', 'host.sh'), 'check', name], {
-      env: { SOUNZ_SANDBOX_DIR: STATE_DIR },
+      env: SCRIPT_ENV,
       timeoutMs: 30_000,
     });
     for (const line of r.stdout.split('\n')) {
@@ -583,7 +604,7 @@ function loadOrNew(): State {
 }
 
 // ---------------------------------------------------------------- lock (one sandbox operation at a time, across processes)
-const LOCK_DIR = '/run/lock/sounz-sandbox.lock';
+const LOCK_DIR = `/run/lock/sounz-sandbox${SLOT ? `-${SLOT}` : ''}.lock`;
 let inProcess: Promise<unknown> = Promise.resolve();
 /** Serialise sandbox operations: in this process by a promise chain, across processes by an atomic lock dir. */
 function withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -650,7 +671,7 @@ export async function up(log: (s: string) => void = () => undefined, options: { 
       const spec = HOSTS[name];
       const h = hostState(state, name);
       ensureNode(state, spec.netns, spec.veth, spec.mac, spec.address, !h.partitioned);
-      run('bash', [path.join(STATE_DIR, 'bin', 'host.sh'), 'files', name, spec.address, spec.initialStatus], { env: { SOUNZ_SANDBOX_DIR: STATE_DIR } });
+      run('bash', [path.join(STATE_DIR, 'bin', 'host.sh'), 'files', name, spec.address, spec.initialStatus], { env: SCRIPT_ENV });
     }
     await Promise.all(
       hostnames.map(async (name) => {
@@ -688,7 +709,7 @@ async function downUnlocked(): Promise<void> {
     h.holderPid = undefined;
     h.alive = false;
     // a debian host's root (an overlay of the cached rootfs) comes off before its files go
-    if (fs.existsSync(path.join(STATE_DIR, 'bin', 'machine.sh'))) run('bash', [machineScript(), 'release', name], { env: { SOUNZ_SANDBOX_DIR: STATE_DIR } });
+    if (fs.existsSync(path.join(STATE_DIR, 'bin', 'machine.sh'))) run('bash', [machineScript(), 'release', name], { env: SCRIPT_ENV });
   }
   const vnet = netnsInode(VANTAGE.netns);
   if (vnet) await endProcesses([], vnet);

@@ -8,10 +8,14 @@
 #   machine.sh release <name>                   (root namespace) unmount the host's root (after its processes ended)
 set -euo pipefail
 SB=${SOUNZ_SANDBOX_DIR:-/var/lib/sounz-sandbox}
+# The pair's addresses in this sandbox (sandbox/index.ts passes them; sandbox 0's by default).
+SLAYER=${SOUNZ_SANDBOX_SLAYER:-198.51.100.11}
+MEGADETH=${SOUNZ_SANDBOX_MEGADETH:-198.51.100.12}
 cmd=$1; name=$2
 H=$SB/hosts/$name
 ROOT=$H/root
-NETNS=sounz-$name
+# The host's network namespace (sandbox/index.ts passes it: sandbox 1's are sounz1-<name>).
+NETNS=${SOUNZ_SANDBOX_NETNS_PREFIX:-sounz-}$name
 # persistent dir -> runbook path (the rest of the host, PostgreSQL's cluster included, lives in its root's upper layer)
 BINDS=(
   "etc-sounz:/etc/sounz"
@@ -32,7 +36,7 @@ prepare)
   mountpoint -q "$ROOT" || mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$H/root-upper,workdir=$H/root-work" "$ROOT"
   echo "$name" > "$ROOT/etc/hostname"
   { grep -vwE 'slayer|megadeth' /etc/hosts 2>/dev/null || true
-    echo "198.51.100.11 slayer"; echo "198.51.100.12 megadeth"; } > "$ROOT/etc/hosts"
+    echo "$SLAYER slayer"; echo "$MEGADETH megadeth"; } > "$ROOT/etc/hosts"
   # sshd: the pinned host key the sandbox made, root by the operator's key only
   install -m 600 "$H/ssh/ssh_host_ed25519_key" "$ROOT/etc/ssh/ssh_host_ed25519_key"
   install -m 644 "$H/ssh/ssh_host_ed25519_key.pub" "$ROOT/etc/ssh/ssh_host_ed25519_key.pub"
@@ -61,7 +65,7 @@ EOC
 
 power)
   addr=$3
-  args=(--quiet --register=no --keep-unit --boot --directory="$ROOT" --machine="sounz-$name" --hostname="$name"
+  args=(--quiet --register=no --keep-unit --boot --directory="$ROOT" --machine="$NETNS" --hostname="$name"
         --network-namespace-path="/run/netns/$NETNS" --capability=CAP_NET_ADMIN,CAP_NET_RAW
         --resolv-conf=off --timezone=off --link-journal=no --console=passive)
   for b in "${BINDS[@]}"; do args+=(--bind="$H/${b%%:*}:${b#*:}"); done

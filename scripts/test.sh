@@ -17,13 +17,22 @@ if [ $# -gt 0 ]; then exec npx jest --runInBand "$@"; fi
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 # The suites that need no sandbox host (pure; the engine, the toolchain and the processes on this
-# machine alone) run in one band beside the suites that share the sandbox hosts.
+# machine alone) run in one band beside the suites that use sandbox hosts, which run in two bands, one
+# per sandbox (SOUNZ_SANDBOX_SLOT 0 and 1): the second takes the suites below, which name no sandbox
+# address of their own. Each band runs its suites one at a time.
 apart=(/test/unit/ '/test/integration/(engine|interrupted|languageHost|lazyModules|toolchain|warmProvider)\.test\.ts$')
+second='/test/integration/(guard|chaos|failures|continuous|sharedStack|reboot|stepGraph)\.test\.ts$'
+# One apt-get at a time: the packages the sandboxes need, before both come up.
+npm run --silent sandbox -- packages
 npx jest --runInBand --json --outputFile="$results/unit.json" "${apart[@]}" >"$results/unit.log" 2>&1 &
 unit=$!
+SOUNZ_SANDBOX_SLOT=1 npx jest --runInBand --json --outputFile="$results/second.json" "$second" >"$results/second.log" 2>&1 &
+other=$!
 status=0
-npx jest --runInBand --json --outputFile="$results/hosts.json" --testPathIgnorePatterns "${apart[@]}" || status=$?
+SOUNZ_SANDBOX_SLOT=0 npx jest --runInBand --json --outputFile="$results/hosts.json" --testPathIgnorePatterns "${apart[@]}" "$second" || status=$?
+wait "$other" || status=$?
 wait "$unit" || status=$?
+cat "$results/second.log"
 cat "$results/unit.log"
 node -e '
   const rows = process.argv.slice(1).flatMap((file) => {
@@ -32,5 +41,5 @@ node -e '
     r.assertionResults.length, require("path").relative(process.cwd(), r.name)]);
   rows.sort((a, b) => b[0] - a[0]);
   console.log("\nseconds  result  tests  suite\n" + rows.map((r) => `${r[0]}  ${r[1]}  ${String(r[2]).padStart(5)}  ${r[3]}`).join("\n"));
-' "$results/unit.json" "$results/hosts.json" | tee test-times.txt
+' "$results/unit.json" "$results/hosts.json" "$results/second.json" | tee test-times.txt
 exit "$status"
