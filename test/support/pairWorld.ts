@@ -343,7 +343,12 @@ export class PairWorld {
           this.claim(h, plan.generation);
         } catch (error) {
           const back = plan.rollbackTo;
-          if (!back) throw error;
+          // As providers/serviceAddress.ts: with nobody to take the address back, the failure says NOBODY
+          // SERVES, unless another machine answers for the address.
+          if (!back) {
+            if (/answers for it$/.test((error as Error).message)) throw error;
+            throw new StepFailure(`NOBODY SERVES: ${(error as Error).message}`);
+          }
           if (parts) throw new StepFailure(`NOBODY SERVES: ${(error as Error).message}; no rollback in continuous mode`);
           try {
             reach(back);
