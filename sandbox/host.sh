@@ -14,21 +14,11 @@ PGBIN=/usr/lib/postgresql/15/bin
 PGDATA=/var/lib/postgresql/15/main
 MONGREL_PORTS_DEFAULT="8000 8001 8002"
 
-# persistent dir -> runbook path inside the host
-MOUNTS=(
-  "etc-sounz:/etc/sounz"
-  "etc-apollo:/etc/apollo"
-  "data-sounz:/data/sounz"
-  "usr-share-sounz:/usr/share/sounz"
-  "log-sounz:/var/log/sounz"
-  "log-apollo:/var/log/apollo"
-  "cron.d:/etc/cron.d"
-  "lib-apollo:/var/lib/apollo"
-  "postgresql:/var/lib/postgresql"
-  "backups-sounz:/var/backups/sounz"
-  "root-home:/root"
-  "spool-cron:/var/spool/cron"
-)
+# persistent dir -> runbook path inside the host: the binds of both kinds of host, and what a
+# namespace host keeps outside its root (a Debian host keeps them in its root's upper layer)
+# shellcheck source=binds.sh
+source "$(dirname "${BASH_SOURCE[0]}")/binds.sh"
+MOUNTS=("${BINDS[@]}" "postgresql:/var/lib/postgresql" "root-home:/root" "spool-cron:/var/spool/cron")
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 pidof_file() { [ -s "$1" ] && head -n1 "$1" | tr -dc 0-9 || true; }

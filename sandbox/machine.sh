@@ -17,17 +17,8 @@ ROOT=$H/root
 # The host's network namespace (sandbox/index.ts passes it: sandbox 1's are sounz1-<name>).
 NETNS=${SOUNZ_SANDBOX_NETNS_PREFIX:-sounz-}$name
 # persistent dir -> runbook path (the rest of the host, PostgreSQL's cluster included, lives in its root's upper layer)
-BINDS=(
-  "etc-sounz:/etc/sounz"
-  "etc-apollo:/etc/apollo"
-  "data-sounz:/data/sounz"
-  "usr-share-sounz:/usr/share/sounz"
-  "log-sounz:/var/log/sounz"
-  "log-apollo:/var/log/apollo"
-  "cron.d:/etc/cron.d"
-  "lib-apollo:/var/lib/apollo"
-  "backups-sounz:/var/backups/sounz"
-)
+# shellcheck source=binds.sh
+source "$(dirname "${BASH_SOURCE[0]}")/binds.sh"
 
 case "$cmd" in
 prepare)
