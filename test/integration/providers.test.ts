@@ -8,6 +8,7 @@ import { Engine, PulumiError } from '../../ops/engine';
 import { closeConnections, runOverSsh, SshTarget } from '../../providers/ssh';
 import { statusFileProvider } from '../../providers/statusFile';
 import { STATUSES } from '../../model/statuses';
+import { escaped } from '../support/hosts';
 
 jest.setTimeout(600_000);
 
@@ -19,9 +20,8 @@ const set = (key: string, value: string) => engine.setConfig(key, value);
 const unset = (key: string) => engine.run(['config', 'rm', key]);
 const expectNoChanges = () => engine.run(['preview', '--expect-no-changes']);
 /** The `~ key: old => new` line of a property diff, whatever the column width. */
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const change = (key: string, from: unknown, to: unknown) =>
-  new RegExp(`~ ${key} +: ${escape(JSON.stringify(from))} => ${escape(JSON.stringify(to))}\n`);
+  new RegExp(`~ ${key} +: ${escaped(JSON.stringify(from))} => ${escaped(JSON.stringify(to))}\n`);
 
 beforeAll(async () => {
   info = await sandbox.up(undefined, { fresh: true });

@@ -9,7 +9,7 @@ import { sandboxStack } from '../../ops/sandboxStack';
 import { aloneOn } from '../../model/pairs';
 import { RECLAIM_COMMAND, RECLAIM_CRON_FILE, SERVICE_ADDRESS_RECORD } from '../../providers/serviceAddress';
 import { GUARD_COMMAND } from '../../providers/serviceGuard';
-import { holders as holdersOf, sh } from '../support/hosts';
+import { escaped, holders as holdersOf, sh } from '../support/hosts';
 import { TimedSample, VantagePoller } from '../../sandbox/vantagePoller';
 
 jest.setTimeout(600_000);
@@ -80,8 +80,9 @@ test('NORMAL: slayer, which serves, reboots and answers on the service IP again 
   neverTwoHolders(samples);
   expect(macsOf(samples).slice(-1)).toEqual([[mac('slayer')]]);
   expect(await holders()).toEqual(['slayer']);
-  expect(await sh('slayer', 'ip -4 -o addr show dev eth0')).toMatch(/inet 198\.51\.100\.100\/24 .* eth0:1/);
-  expect(await reclaimLog('slayer')).toMatch(/sounz-reclaim: booted with sounz\.status production \(served since generation \d+\) and nobody answers for 198\.51\.100\.100: claimed 198\.51\.100\.100 on eth0 \(eth0:1\) again/);
+  expect(await sh('slayer', 'ip -4 -o addr show dev eth0')).toMatch(new RegExp(`inet ${escaped(info.serviceIp)}/24 .* eth0:1`));
+  expect(await reclaimLog('slayer')).toMatch(new RegExp(`sounz-reclaim: booted with sounz\\.status production \\(served since generation \\d+\\) and nobody answers for ${escaped(info.serviceIp)}: ` +
+    `claimed ${escaped(info.serviceIp)} on eth0 \\(eth0:1\\) again`));
   // The guard, started by its own @reboot line, guards the address again.
   await until('slayer\'s guard runs', async () => (await sh('slayer', `${GUARD_COMMAND} status`)) === 'running', 10);
 });
@@ -117,7 +118,7 @@ test('after an EMERGENCY, slayer (status still production, but older) reboots an
   // slayer's records: its status file says it serves, its generation is older than megadeth's.
   expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('production');
   expect(await served('slayer')).toBeLessThan(await served('megadeth'));
-  expect(decided).toMatch(new RegExp(`booted with sounz\\.status production \\(served since generation \\d+\\), but ${mac('megadeth')} answers for 198\\.51\\.100\\.100 on eth0: a newer server holds it; not claiming`, 'i'));
+  expect(decided).toMatch(new RegExp(`booted with sounz\\.status production \\(served since generation \\d+\\), but ${mac('megadeth')} answers for ${escaped(info.serviceIp)} on eth0: a newer server holds it; not claiming`, 'i'));
   expect(await holders()).toEqual(['megadeth']);
   expect(await servedBy()).toBe('megadeth');
   expect(await sandbox.arpFromVantage(info.serviceIp)).toEqual([mac('megadeth')]);

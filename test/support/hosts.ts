@@ -1,6 +1,9 @@
 // What tests ask the sandbox hosts directly, as an operator would with a shell on them.
 import * as sandbox from '../../sandbox';
 
+/** `text` as a regular expression matching itself (an address, a MAC). */
+export const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 export const sh = async (host: sandbox.HostName, text: string) => (await sandbox.execOn(host, ['sh', '-c', text])).stdout.trim();
 
 export const sql = (host: sandbox.HostName, query: string) => sh(host, `runuser -u postgres -- psql -qtAX -d sounz -c "${query}"`);
