@@ -39,6 +39,14 @@ const PAST: Record<string, string> = {
   'delete-replaced': 'deleted (replaced)', read: 'read', refresh: 'refreshed', same: 'unchanged',
 };
 
+/**
+ * The command's start: when scripts/ops.sh began (it prints the first line, "reading the config of
+ * stack ...", at once), else when node did.
+ */
+export function startedAt(): number {
+  return Number(process.env.SOUNZ_STARTED_MS) || performance.timeOrigin;
+}
+
 export function progress(options: ProgressOptions): Progress {
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   const since = options.since ?? Date.now();

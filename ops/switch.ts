@@ -19,7 +19,7 @@ import { auditMessage, operatorOf } from '../components/operator';
 import { Engine, PROJECT_DIR, PulumiError } from './engine';
 import type { Preflight } from '../components/preflight';
 import { prepare, preflightOrRefusal, programWith } from './program';
-import { progress, summaryOf } from './progress';
+import { progress, startedAt, summaryOf } from './progress';
 import { startWarmProvider } from './warmProvider';
 import { closeConnections } from '../providers/ssh';
 
@@ -49,9 +49,9 @@ async function main(): Promise<void> {
   });
   const [procedure, deadHost] = positionals;
   if (!procedure || !values.reason) throw new Error(USAGE);
-  const shown = progress({ json: values.json, since: performance.timeOrigin });
+  const shown = progress({ json: values.json, since: startedAt() });
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
-  shown.say(`${procedure}${deadHost ? ` ${deadHost}` : ''}: reading the config of stack ${engine.stack}`, { procedure, stack: engine.stack });
+  shown.say(`${procedure}${deadHost ? ` ${deadHost}` : ''} on stack ${engine.stack}`, { procedure, stack: engine.stack });
   // The config (its key names the operator). What the stack recorded of the last copy goes into the
   // audit message of a switch that asks first (read while the operator reads the preview); a --yes
   // switch does not wait for it: a second CLI run at the start cost an EMERGENCY 0.3 s on two cores

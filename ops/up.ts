@@ -9,7 +9,7 @@ import { auditMessage, operatorOf } from '../components/operator';
 import { closeConnections } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
 import { prepare, preflightOrRefusal, programWith } from './program';
-import { progress, summaryOf } from './progress';
+import { progress, startedAt, summaryOf } from './progress';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { reason: { type: 'string' }, stack: { type: 'string' }, preview: { type: 'boolean', default: false },
@@ -17,8 +17,7 @@ async function main(): Promise<void> {
   if (!values.preview && !values.reason) throw new Error('usage: npm run up -- --reason "..." [--stack NAME] [--json]');
   const engine = new Engine({ projectDir: PROJECT_DIR, stack: values.stack ?? process.env.PULUMI_STACK ?? 'primary', ambient: true });
   // The preview prints its diff at the end; an up shows its steps as they run.
-  const shown = values.preview ? undefined : progress({ json: values.json, since: performance.timeOrigin });
-  shown?.say(`up: reading the config of stack ${engine.stack}`, { stack: engine.stack });
+  const shown = values.preview ? undefined : progress({ json: values.json, since: startedAt() });
   const { config, provider, observe } = await prepare(engine);
   // A config the program would refuse is refused here, before the engine, with the program's words.
   const started = preflightOrRefusal(config, undefined, observe);

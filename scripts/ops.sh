@@ -28,6 +28,21 @@ read_early() {
   printf '%s %s\n%s%s' "$code" "${#out}" "$out" "$(cat "$err")"
   rm -f "$err"
 }
+# A switch's or an up's first progress line comes from here, at once: node takes its time to start on a
+# busy machine. The elapsed times the command shows count from this instant (SOUNZ_STARTED_MS).
+SOUNZ_STARTED_MS=$(date +%s%3N)
+export SOUNZ_STARTED_MS
+shows=yes json=no
+for arg in "$@"; do
+  case $arg in
+    --preview) shows=no ;;
+    --json) json=yes ;;
+  esac
+done
+case $command:$shows:$json in
+  switch:yes:yes | up:yes:yes) printf '{"t":0,"message":"%s: reading the config of stack %s","stack":"%s"}\n' "$command" "$stack" "$stack" ;;
+  switch:yes:no | up:yes:no) printf '[  0.0 s] %s: reading the config of stack %s\n' "$command" "$stack" ;;
+esac
 reads=()
 case $command in
   switch | up) reads=("config --json --show-secrets") ;;
