@@ -569,13 +569,23 @@ function healthy(st: HostStatus): boolean {
   return st.alive && s.length > 3 && s.every((v) => v === 'ok');
 }
 
-/** End every process of the host (by mount-namespace inode, and anything else in its netns), flush its addresses. */
+/**
+ * The host's mount namespace, while its holder lives in it; none otherwise. Never an earlier one: a
+ * namespace whose last process ended frees its inode, which a later namespace (the other sandbox's
+ * host, anyone's) may get. A process left in an earlier one is still in the host's netns.
+ */
+function currentMntNs(h: HostState): string[] {
+  const last = h.mntNs[h.mntNs.length - 1];
+  return last && h.holderPid && nsInode(h.holderPid, 'mnt') === last ? [last] : [];
+}
+
+/** End every process of the host (by its mount namespace, and anything else in its netns), flush its addresses. */
 async function killHostIn(state: State, name: HostName): Promise<void> {
   const spec = HOSTS[name];
   const h = hostState(state, name);
   const net = netnsInode(spec.netns) ?? h.netNs;
   await powerCut(h);
-  await endProcesses(h.mntNs, net);
+  await endProcesses(currentMntNs(h), net);
   if (netnsExists(spec.netns)) run('ip', ['-n', spec.netns, 'addr', 'flush', 'dev', 'eth0'], { allowFail: true });
   // the operator machine forgets the dead host's MAC at once, so that a connect gets EHOSTUNREACH (~3 s) rather than a long time-out
   if (linkExists(BRIDGE)) run('ip', ['neigh', 'flush', 'to', spec.address, 'dev', BRIDGE], { allowFail: true });
@@ -705,7 +715,7 @@ async function downUnlocked(): Promise<void> {
     const h = hostState(state, name);
     const net = netnsInode(HOSTS[name].netns) ?? h.netNs;
     await powerCut(h);
-    await endProcesses(h.mntNs, net);
+    await endProcesses(currentMntNs(h), net);
     h.holderPid = undefined;
     h.alive = false;
     // a debian host's root (an overlay of the cached rootfs) comes off before its files go
@@ -903,12 +913,11 @@ export async function arpFromVantage(ip: string): Promise<string[]> {
   return [...macs];
 }
 
-/** Processes of the host (by its current mount namespace). */
+/** Processes of the host (in its current mount namespace or its netns). */
 export function hostPids(host: HostName | string): number[] {
   assertHost(host);
   const h = readState()?.hosts[host];
-  if (h?.powerPid) return pidsIn([], netnsInode(HOSTS[host].netns));
-  return h ? pidsIn(h.mntNs) : [];
+  return pidsIn(h ? currentMntNs(h) : [], netnsInode(HOSTS[host].netns));
 }
 
 /** The recorded state (for tests: ids to check after down()). */
