@@ -21,8 +21,8 @@ const host = (answers: Partial<Record<'state' | 'lag' | 'primary' | 'standby' | 
     return (script && answers[script]) ?? {};
   });
 };
-/** A call's own arguments, after the script's data directory, bin directory and port. */
-const argsOf = (call: Call) => call.argv.slice(7);
+/** A call's own arguments, after the script's data directory, bin directory, port and replication role. */
+const argsOf = (call: Call) => call.argv.slice(8);
 
 test('the SCRAM verifier is the one PostgreSQL computes (RFC 5802 with SHA-256)', () => {
   const salt = Buffer.from('0123456789abcdef');
