@@ -16,7 +16,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { keptToPrune } from '../model/continuous';
-import type { Lag, Promotion, StreamingRole } from '../model/continuous';
+import { parseSlots } from '../model/continuous';
+import type { Lag, Promotion, Slot, StreamingRole } from '../model/continuous';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { hostScript } from './project';
 import { Runner, runOverSsh, script, SshTarget } from './ssh';
@@ -46,6 +47,10 @@ export interface StreamingReplicationInputs extends ConnectionInputs {
   rebuild: boolean;
   /** After a base backup, the kept data directories beyond this many (the oldest) are deleted. */
   keepDataDirectories: number;
+  /** primary: its standby's replication slot ("" when it has none); standby, detached: its own slot on the server (model/continuous.ts standbySlot). */
+  slot: string;
+  /** primary: the most WAL (MB) the slot may keep (sounz:replication.maxSlotWalKeepSize); beyond, the slot is lost. */
+  maxSlotWalKeepSize: number;
 }
 
 export interface StreamingReplicationOutputs extends StreamingReplicationInputs {
@@ -61,6 +66,8 @@ export interface StreamingReplicationOutputs extends StreamingReplicationInputs 
   outcome: string;
   /** When this host last landed the data areas and index pulled from its server (pull-files, UTC), or "never". */
   lastFileSync: string;
+  /** The standby's slot on the server as the server reports it (null: none, or the server did not answer). */
+  slotState: Slot | null;
 }
 
 /** A SCRAM-SHA-256 verifier of `password` (RFC 5802, as PostgreSQL stores it): the server never sees the password. */
@@ -89,6 +96,8 @@ const DETACH = streamingScript('detach');
 const PRUNE = streamingScript('prune');
 const KEPT = streamingScript('kept');
 const STATE = streamingScript('state');
+const SLOT = streamingScript('slot');
+const DROP_SLOT = streamingScript('drop-slot');
 
 /** KEPT's lines: the kept directories and the last file sync. */
 function keptAndSynced(stdout: string): { kept: string[]; lastFileSync: string } {
@@ -124,6 +133,14 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       lag.bytes = lsnBytes(current.stdout.trim()) - lsnBytes(lag.replayLsn);
     }
     return lag;
+  };
+
+  /** The standby's slot, asked of the server: this host (primary) or its peer (standby). */
+  const slotOf = async (inputs: StreamingReplicationInputs): Promise<Slot | null> => {
+    if (!inputs.slot || (inputs.role !== 'primary' && inputs.role !== 'standby')) return null;
+    const server = inputs.role === 'primary' ? targetOf(inputs) : peerTarget(inputs);
+    const seen = await run(server, pg(inputs, SLOT, inputs.slot), { allowFailure: true, timeoutMs: 5_000 }).catch(() => undefined);
+    return seen?.code === 0 ? parseSlots(seen.stdout)[0] ?? null : null;
   };
 
   const handover = async (inputs: StreamingReplicationInputs): Promise<string> => {
@@ -166,6 +183,12 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     }
     if (inputs.role === 'detached') {
       outcome.push((await run(target, pg(inputs, DETACH), { timeoutMs: 90_000 })).stdout.trim());
+      // Its slot on the server goes with it; a server that does not answer keeps it until the slot's bound.
+      if (inputs.slot) {
+        const dropped = await run(peerTarget(inputs), pg(inputs, DROP_SLOT, inputs.slot), { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
+        outcome.push(dropped?.code === 0 ? `its slot ${inputs.slot} dropped on ${inputs.peerHost.host}`
+          : `its slot ${inputs.slot} could not be dropped on ${inputs.peerHost.host} (it goes once it holds sounz:replication.maxSlotWalKeepSize)`);
+      }
     } else if (inputs.role === 'primary') {
       const wasStandby = /^(streaming|standby)/.test((await run(target, pg(inputs, STATE))).stdout.trim());
       const handedOver = wasStandby && inputs.handover;
@@ -175,7 +198,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
         lag = { ...parseLag((await run(target, pg(inputs, LAG), { allowFailure: true })).stdout), bytes: null };
       }
       const salt = (require('crypto') as typeof import('crypto')).randomBytes(16);
-      const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })
+      const done = (await run(target, pg(inputs, PRIMARY, inputs.slot, String(inputs.maxSlotWalKeepSize)), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })
         .catch(async (error: Error) => {
           // The old server was stopped for the handover: a failed promotion must not leave the site without a database.
           if (!handedOver || !inputs.handoverMandatory) throw error;
@@ -188,7 +211,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       }
     } else if (inputs.role === 'standby') {
       const lines = (await run(target, pg(inputs, STANDBY, inputs.peer, inputs.host, String(inputs.generation), GENERATION_DIR,
-        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData)), { timeoutMs: 600_000 })).stdout.trim().split('\n');
+        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData), inputs.slot), { timeoutMs: 600_000 })).stdout.trim().split('\n');
       const justKept = lines.find((line) => line.startsWith('just kept:'));
       outcome.push(lines.filter((line) => line !== justKept).join('\n'));
       // Only a base backup that streams keeps a directory aside; then the oldest beyond the setting go.
@@ -201,7 +224,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     }
     const state = (await run(target, pg(inputs, STATE))).stdout.trim();
     const { kept, lastFileSync } = keptAndSynced((await run(target, pg(inputs, KEPT))).stdout);
-    return { ...inputs, state, lag, promotion, kept, lastFileSync, outcome: outcome.join('; ') || 'unchanged' };
+    return { ...inputs, state, lag, promotion, kept, lastFileSync, slotState: await slotOf(inputs), outcome: outcome.join('; ') || 'unchanged' };
   };
 
   return {
@@ -222,13 +245,15 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
           handoverMandatory: z.boolean(),
           rebuild: z.boolean(),
           keepDataDirectories: g.keepDataDirectories,
+          slot: z.string().regex(/^$|^[a-z0-9_]{1,63}$/),
+          maxSlotWalKeepSize: g.maxSlotWalKeepSize,
         };
       }, news);
     },
     async diff(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
       // A handover or rebuild belongs to its switch: it comes with a new generation, and alone (the
       // next up of the same generation no longer asks for it) is no work; so is the number of kept
-      // data directories, which only a rebuild applies.
+      // data directories, which only a rebuild applies. The slot and its bound are work.
       const { handover: _h, handoverMandatory: _m, rebuild: _r, keepDataDirectories: _k, ...rest } = news;
       return diffInputs(olds, rest as StreamingReplicationInputs, ['dataDir']);
     },
@@ -239,7 +264,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       const target = targetOf(props);
       const state = (await run(target, pg(props, STATE))).stdout.trim();
       const { kept, lastFileSync } = keptAndSynced((await run(target, pg(props, KEPT))).stdout);
-      return { id, props: { ...props, state, kept, lastFileSync, lag: await lagOf(props) } };
+      return { id, props: { ...props, state, kept, lastFileSync, lag: await lagOf(props), slotState: await slotOf(props) } };
     },
     async update(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
       return { outs: await converge(news, olds) };
@@ -266,6 +291,8 @@ export interface StreamingReplicationArgs extends HostArgs {
   handoverMandatory: pulumi.Input<boolean>;
   rebuild: pulumi.Input<boolean>;
   keepDataDirectories: pulumi.Input<number>;
+  slot: pulumi.Input<string>;
+  maxSlotWalKeepSize: pulumi.Input<number>;
 }
 
 export class StreamingReplication extends HostResource {
@@ -275,13 +302,14 @@ export class StreamingReplication extends HostResource {
   declare readonly kept: pulumi.Output<string[]>;
   declare readonly outcome: pulumi.Output<string>;
   declare readonly lastFileSync: pulumi.Output<string>;
+  declare readonly slotState: pulumi.Output<Slot | null>;
 
   constructor(name: string, args: StreamingReplicationArgs, opts?: pulumi.CustomResourceOptions) {
-    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories } = args;
+    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize } = args;
     super('streamingReplication', streamingReplicationProvider, name, {
       ...connectionProps(args), role, peer, peerHost, password: args.password && pulumi.secret(args.password), generation, serverData, handover,
-      handoverMandatory, rebuild, keepDataDirectories, dataDir: undefined, binDir: undefined, port: undefined,
-      state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,
+      handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize, dataDir: undefined, binDir: undefined, port: undefined,
+      state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined, slotState: undefined,
     }, { ...opts, additionalSecretOutputs: [...SECRET_OUTPUTS, 'password'] });
   }
 }

@@ -7,7 +7,8 @@ import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { appliedPair, replicateNow, stackConfigOf } from '../../ops/replicateNow';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
-import type { Lag, Promotion } from '../../model/continuous';
+import type { Lag, Promotion, Slot } from '../../model/continuous';
+import { pairStatus, statusScreen } from '../../ops/status';
 import { lsnBytes } from '../../providers/streamingReplication';
 import { sh, sql } from '../support/hosts';
 import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
@@ -32,7 +33,7 @@ const rowsOn = async (host: sandbox.HostName) =>
   new Set((await sql(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
 const replication = async () => (await engine.outputs()).replication as {
   mode: string; lag: Lag | null; promotion: (Promotion & { host: string }) | null;
-  state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string;
+  state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string; slot: Slot | null;
 };
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
@@ -74,6 +75,19 @@ describe('NORMAL in continuous mode', () => {
     expect(seen.kept.megadeth).toEqual([expect.stringMatching(new RegExp(`^${PGDATA}\\.kept-\\d{8}-\\d{6}-g1$`))]);
     expect(await sh('megadeth', `ls -d ${seen.kept.megadeth[0]}/base`)).toBe(`${seen.kept.megadeth[0]}/base`);
     expect(seen.lag).toMatchObject({ bytes: expect.any(Number) });
+  });
+
+  test('slayer keeps a replication slot for megadeth, bounded, which megadeth streams through; the outputs and status show it', async () => {
+    expect(await sql('slayer', "SELECT slot_type || ' ' || active || ' ' || wal_status FROM pg_replication_slots")).toBe('physical true reserved');
+    expect(await sql('slayer', "SELECT slot_name FROM pg_replication_slots")).toBe('sounz_megadeth');
+    expect(await sql('slayer', 'SHOW max_slot_wal_keep_size')).toBe('1GB');
+    expect(await sql('megadeth', "SELECT slot_name FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe('sounz_megadeth');
+    expect((await replication()).slot).toEqual({ name: 'sounz_megadeth', active: true, walStatus: 'reserved', retainedBytes: expect.any(Number) });
+    const status = await pairStatus(engine);
+    expect(status.hosts.find((h) => h.name === 'slayer')?.slots).toEqual([
+      { name: 'sounz_megadeth', active: true, walStatus: 'reserved', retainedBytes: expect.any(Number) }]);
+    expect(statusScreen(status)).toMatch(/slot sounz_megadeth active, wal_status reserved, \d+ bytes retained/);
+    expect(status.attention.filter((a) => /slot|stream/.test(a))).toEqual([]);
   });
 
   test('a row written on slayer is on megadeth within seconds; megadeth refuses writes', async () => {
@@ -180,6 +194,10 @@ describe('planned switches in continuous mode, the writer committing a row every
     expect(seen.outcome).toMatch(/megadeth: handover from slayer: its last write at [0-9A-F]+\/[0-9A-F]+, replayed here up to/);
     expect(seen.outcome).toContain(`slayer: follows ${address('megadeth')}`);
     expect(seen.kept.slayer).toEqual([]);
+    // The new server keeps a slot for slayer alone, which slayer streams through; slayer, a standby now, keeps none.
+    expect(await sql('megadeth', "SELECT string_agg(slot_name || ' ' || active, ',') FROM pg_replication_slots")).toBe('sounz_slayer true');
+    expect(await sql('slayer', 'SELECT count(*) FROM pg_replication_slots')).toBe('0');
+    expect(seen.slot).toMatchObject({ name: 'sounz_slayer', active: true });
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (2000000)`);
     await until('the row on slayer', async () => (await rowsOn('slayer')).has(2000000), 10);
   });
@@ -248,6 +266,8 @@ describe('switching the replication mode is a config change and up, both ways', 
     await engine.up('replication mode: nightly');
     expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
     expect((await replication()).mode).toBe('nightly');
+    // The server keeps no slot for a standby that no longer streams.
+    expect(await sql('megadeth', 'SELECT count(*) FROM pg_replication_slots')).toBe('0');
     expect(await sh('slayer', 'grep -o "pull-[a-z-]* " /etc/cron.d/sounz-replication')).toBe('pull-and-restore');
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (4000000)`);
     const config = await stackConfigOf(engine);

@@ -11,6 +11,9 @@ running() { as_pg "$pgbin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; }
 # The server outlives the script: it inherits none of its descriptors (fd 9 holds the standby set-up's lock).
 start() { running || { rm -f "$pgdata/postmaster.pid"; as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$home/sounz-postgresql.log" -w -t 60 start >/dev/null 9>&-; }; }
 stop() { if running; then as_pg "$pgbin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null; fi; }
+# Drops the standby slots (model/continuous.ts standbySlot) on this host but $1: a slot nobody streams
+# through would keep WAL here until it is lost.
+drop_slots_but() { q "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'sounz\_%' AND slot_name <> '$1' AND NOT active" >/dev/null; }
 # Prints $1 once a hot standby is writable; nothing for a database that already is.
 promote() {
   [ "$(q 'SELECT pg_is_in_recovery()')" = t ] || return 0

@@ -1,20 +1,23 @@
-# $1 peer, $2 this host's name, $3 generation, $4 generation folder, $5 "rebuild" or "follow", $6 the server's data generation.
+# $1 peer, $2 this host's name, $3 generation, $4 generation folder, $5 "rebuild" or "follow", $6 the server's data generation,
+# $7 its slot on the peer.
 # Streams from the peer: already so, or by following it with its own data (same cluster, no
 # divergence: it starts streaming within 15 s), else by a base backup, the old directory kept aside.
-peer=$1 name=$2 generation=$3 gen=$4 how=$5 data=$6
+peer=$1 name=$2 generation=$3 gen=$4 how=$5 data=$6 slot=$7
 pgpass=$home/.pgpass
 upstream="host=$peer port=$port user=$role passfile=$pgpass connect_timeout=5"
-streaming() { [ "$(q "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming' AND sender_host = '$peer'" 2>/dev/null)" = 1 ]; }
+streaming() { [ "$(q "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming' AND sender_host = '$peer' AND slot_name = '$slot'" 2>/dev/null)" = 1 ]; }
 wait_streaming() { for i in $(seq 1 "$1"); do streaming && return 0; sleep 0.2; done; return 1; }
 follow() {
   auto=$pgdata/postgresql.auto.conf
   tmp=$(mktemp "$auto.XXXXXX")
-  { grep -v '^primary_conninfo' "$auto" 2>/dev/null || true
-    echo "primary_conninfo = '$upstream application_name=$name'"; } >"$tmp"
+  { grep -v '^primary_conninfo\|^primary_slot_name' "$auto" 2>/dev/null || true
+    echo "primary_conninfo = '$upstream application_name=$name'"
+    echo "primary_slot_name = '$slot'"; } >"$tmp"
   chown postgres:postgres "$tmp"; chmod 0600 "$tmp"; mv -f "$tmp" "$auto"
   as_pg touch "$pgdata/standby.signal"
 }
-record() { mkdir -p "$gen"; printf '%s\n' "$data" >"$gen/data.tmp"; mv -f "$gen/data.tmp" "$gen/data"; }
+# A standby keeps no slot of its own (one left from when it served would keep WAL here for nobody).
+record() { drop_slots_but ''; mkdir -p "$gen"; printf '%s\n' "$data" >"$gen/data.tmp"; mv -f "$gen/data.tmp" "$gen/data"; }
 if [ "$how" = follow ] && running && streaming; then record; echo "already streaming"; exit 0; fi
 # One set-up at a time on a host: a killed up leaves its run going, and a second one would move the
 # first one's kept directory. The lock lives in a root-only folder and ends with the run that holds it.
@@ -47,7 +50,10 @@ if [ -e "$pgdata" ]; then
   note "kept the previous data directory as $kept"
 fi
 install -d -o postgres -g postgres -m 0700 "$pgdata"
-if ! PGPASSFILE=$pgpass as_pg "$pgbin/pg_basebackup" -d "$upstream" -D "$pgdata" -X stream -c fast >"$home/sounz-basebackup.log" 2>&1; then
+# The backup makes the slot afresh (-C): one the server lost, or kept from before, cannot serve it.
+# WAIT: the server may count it active for a moment after this host's stream stopped.
+PGPASSFILE=$pgpass timeout 30 runuser -u postgres -- "$pgbin/psql" "$upstream replication=true dbname=replication" -qtAX -c "DROP_REPLICATION_SLOT $slot WAIT" >/dev/null 2>&1 || true
+if ! PGPASSFILE=$pgpass as_pg "$pgbin/pg_basebackup" -d "$upstream" -D "$pgdata" -X stream -C -S "$slot" -c fast >"$home/sounz-basebackup.log" 2>&1; then
   rm -rf "$pgdata"
   if [ -n "$kept" ]; then mv "$kept" "$pgdata"; start || true; fi
   echo "pg_basebackup from $peer failed, the previous data directory is back: $(tail -n 3 "$home/sounz-basebackup.log")" >&2
