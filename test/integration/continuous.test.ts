@@ -35,6 +35,9 @@ const replication = async () => (await engine.outputs()).replication as {
   mode: string; lag: Lag | null; promotion: (Promotion & { host: string }) | null;
   state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string; slot: Slot | null;
 };
+/** megadeth's upstream, as an operator would change it by hand. */
+const setConninfo = (value: string) => sh('megadeth', `printf '%s\\n' "ALTER SYSTEM SET primary_conninfo = :'c';" 'SELECT pg_reload_conf();' | ` +
+  `runuser -u postgres -- psql -qtAX -v c='${value}' >/dev/null`);
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 beforeAll(async () => {
@@ -165,8 +168,6 @@ describe('planned switches in continuous mode, the writer committing a row every
 
   test('a planned switch to a standby that does not stream is refused by the preflight, naming both hosts', async () => {
     const conninfo = await sql('megadeth', 'SHOW primary_conninfo');
-    const setConninfo = (value: string) => sh('megadeth', `printf '%s\\n' "ALTER SYSTEM SET primary_conninfo = :'c';" 'SELECT pg_reload_conf();' | ` +
-      `runuser -u postgres -- psql -qtAX -v c='${value}' >/dev/null`);
     await setConninfo('host=192.0.2.1 connect_timeout=1');
     try {
       await until('megadeth stops streaming', async () => (await sql('megadeth', "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === '0', 20);
@@ -207,6 +208,45 @@ describe('planned switches in continuous mode, the writer committing a row every
     expect(await lostOn('slayer', acked)).toEqual([]);
     expect(await sql('megadeth', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('slayer'));
     await engine.run(['preview', '--expect-no-changes']);
+  });
+});
+
+describe('a standby further behind than its slot\'s bound', () => {
+  test('the server invalidates the slot: status says megadeth needs a rebuild, a planned switch to it is refused; a rebuild brings it back', async () => {
+    const conninfo = await sql('megadeth', 'SHOW primary_conninfo');
+    await setConninfo('host=192.0.2.1 connect_timeout=1');
+    await until('megadeth stops streaming', async () => (await sql('megadeth', "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === '0', 20);
+    // A fixture: slayer's bound made tiny (and wal_keep_size, which keeps WAL beside it, off), then WAL written past it;
+    // the next up of slayer's part puts the config's values back.
+    await sql('slayer', "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await sql('slayer', 'ALTER SYSTEM SET wal_keep_size = 0');
+    await sql('slayer', 'SELECT pg_reload_conf()');
+    await until('slayer loses megadeth\'s slot', async () => {
+      await sql('slayer', 'DROP TABLE IF EXISTS wal_filler; CREATE TABLE wal_filler AS SELECT generate_series(1, 100000) AS g');
+      await sql('slayer', 'SELECT pg_switch_wal()');
+      await sql('slayer', 'CHECKPOINT');
+      return (await sql('slayer', "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'sounz_megadeth'")) === 'lost';
+    }, 60);
+    const status = await pairStatus(engine);
+    expect(status.attention).toContain('slayer: slot sounz_megadeth inactive, wal_status lost: megadeth fell further behind than ' +
+      'sounz:replication.maxSlotWalKeepSize and needs a rebuild');
+    // Its upstream right again: the lost slot alone stops it.
+    await setConninfo(conninfo);
+    await engine.setStatuses(RECOVERY);
+    const failure = await engine.up('planned switchover to a standby whose slot is lost').then(() => undefined, (e: Error) => e);
+    expect(failure?.message).toContain('Refused: preflight: slayer lost the replication slot of its standby megadeth');
+    expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
+    // The rebuild: megadeth declared down, then standby again (it returns by a base backup through a new slot).
+    await engine.setStatuses(aloneOn('primary'));
+    await engine.up('megadeth down: its slot lost');
+    expect(await sql('slayer', 'SELECT count(*) FROM pg_replication_slots')).toBe('0');
+    await engine.setStatuses(NORMAL);
+    await engine.up('megadeth rebuilt as the standby');
+    expect((await replication()).outcome).toContain(`megadeth: rebuilt from ${address('slayer')}`);
+    expect(await sql('slayer', "SELECT slot_name || ' ' || active || ' ' || wal_status FROM pg_replication_slots")).toBe('sounz_megadeth true reserved');
+    expect(await sql('slayer', 'SHOW max_slot_wal_keep_size')).toBe('1GB');
+    await sql('slayer', `INSERT INTO ${WRITER_TABLE} (n) VALUES (6000000)`);
+    await until('the row on megadeth', async () => (await rowsOn('megadeth')).has(6000000), 10);
   });
 });
 
