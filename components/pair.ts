@@ -7,7 +7,7 @@ import { join } from 'path';
 import { PROJECT_DIR } from '../providers/project';
 import * as pulumi from '@pulumi/pulumi';
 import { StackConfig } from '../model/config';
-import { continuousSettings, Lag, Promotion, StreamingPart, streamingParts } from '../model/continuous';
+import { continuousSettings, Lag, Promotion, StreamingPart, streamingParts, standbySlot } from '../model/continuous';
 
 import { Pair, pairText } from '../model/pairs';
 import { UpPlan } from '../model/situation';
@@ -56,7 +56,7 @@ export class SounzPair extends pulumi.ComponentResource {
 
     // The steps and their order come from the model (model/stepGraph.ts): each step one resource (a
     // host's role one component), each edge one dependsOn.
-    const { mode, keepDataDirectories } = continuousSettings(config);
+    const { mode, keepDataDirectories, maxSlotWalKeepSize } = continuousSettings(config);
     const graph = stepGraph(plan, next, { mode, detach: args.detach, fencing: config.fenceCommand !== undefined });
     const parts = mode === 'continuous' ? streamingParts(plan, next) : undefined;
     const replicateScript = readFileSync(join(PROJECT_DIR, 'replication', 'sounz-replicate'), 'utf8');
@@ -70,7 +70,10 @@ export class SounzPair extends pulumi.ComponentResource {
         password: config.replication.password && pulumi.secret(config.replication.password), generation,
         serverData: plan.recordsAfter[server].data,
         handover: part.handoverFrom !== undefined, handoverMandatory: part.handoverMandatory, rebuild: part.rebuild,
-        keepDataDirectories,
+        keepDataDirectories, maxSlotWalKeepSize,
+        // The server keeps a slot for its standby only; a standby streams through its own, a detached one drops it.
+        slot: part.role === 'standby' || part.role === 'detached' ? standbySlot(config[h].name)
+          : part.role === 'primary' && parts?.[otherHost(h)]?.role === 'standby' ? standbySlot(peer.name) : '',
       }, { ...keep, dependsOn });
     };
     const build = (step: GraphStep, dependsOn: pulumi.Resource[]): pulumi.Resource => {
@@ -155,8 +158,8 @@ export class SounzPair extends pulumi.ComponentResource {
     const promotionOf = (p: Promotion | null | undefined) => (p ? { host: config[server].name, ...p } : null);
     const reported = [named(server, serverStreaming), named(partner, standbyStreaming)].filter((x) => x !== undefined);
     this.replication = !parts ? pulumi.output({ mode: 'nightly' }) : pulumi.all(reported.map(({ host, r }) =>
-      pulumi.all([r.state, r.lag, r.promotion, r.kept, r.outcome, r.lastFileSync])
-        .apply(([state, lag, promotion, kept, outcome, lastFileSync]) => ({ host, state, lag, promotion, kept, outcome, lastFileSync }))))
+      pulumi.all([r.state, r.lag, r.promotion, r.kept, r.outcome, r.lastFileSync, r.slotState])
+        .apply(([state, lag, promotion, kept, outcome, lastFileSync, slot]) => ({ host, state, lag, promotion, kept, outcome, lastFileSync, slot }))))
       .apply((seen) => ({
         mode: 'continuous',
         // The standby's lag; without one, what the server had replayed when it was promoted.
@@ -169,6 +172,8 @@ export class SounzPair extends pulumi.ComponentResource {
         state: Object.fromEntries(seen.map((s) => [s.host, s.state])),
         outcome: seen.map((s) => `${s.host}: ${s.outcome}`).join('; '),
         kept: Object.fromEntries(seen.map((s) => [s.host, s.kept])),
+        // The standby's slot on the server (name, active, wal_status, bytes retained), asked last by the standby's part.
+        slot: (seen.find((s) => s.host === config[partner].name) ?? seen[0])?.slot ?? null,
       }));
     this.registerOutputs({ dataGrab: this.dataGrab?.outcome ?? plan.grabSkipped ?? null, replication: this.replication,
       fencing: this.fencing, checks: this.checks.results });

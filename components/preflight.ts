@@ -8,7 +8,7 @@ import { lookup } from 'dns/promises';
 import { isIP } from 'net';
 import { promisify } from 'util';
 import { StackConfig } from '../model/config';
-import { continuousSettings } from '../model/continuous';
+import { continuousSettings, parseSlots, Slot, slotText, standbySlot } from '../model/continuous';
 import { GENERATION_DIR } from '../model/generation';
 import { Pair, servingHost } from '../model/pairs';
 import { HostFacts, LastApplied, NEEDED_COMMANDS, Observation } from '../model/situation';
@@ -77,6 +77,8 @@ export interface PreflightFacts extends HostFacts {
   clock?: ClockReading;
   /** A hot standby's WAL receiver: "streaming from <upstream>, <n> bytes not replayed"; empty when none runs. */
   walReceiver?: string;
+  /** The replication slots this host keeps for a standby (continuous mode), when it was asked. */
+  slots?: Slot[];
 }
 
 /** Whether a host answers ARP from here: undefined when that cannot tell (routed, no arping, no permission). */
@@ -127,9 +129,10 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
     const clock = Number.isFinite(hostSeconds)
       ? { hostSeconds, operatorSeconds: (sent + back) / 2000, uncertaintySeconds: (back - sent) / 2000 } : undefined;
     const receiver = /^receiver=(.*)$/m.exec(stdout)?.[1].trim();
+    const slots = /^slots=(.*)$/m.exec(stdout)?.[1];
     const { faults, deployed } = recordFaults(stdout);
     const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: faults, recordsWritten: deployed, ...(clock ? { clock } : {}),
-      ...(receiver === undefined ? {} : { walReceiver: receiver }) };
+      ...(receiver === undefined ? {} : { walReceiver: receiver }), ...(slots === undefined ? {} : { slots: parseSlots(slots) }) };
     return { reachable: true, facts };
   } catch (error) {
     return { reachable: false, error: (error as Error).message };
@@ -200,10 +203,24 @@ export function preflightRefusal(config: StackConfig, next: Pair, observed: Reco
         };
       }
     }
-    // Continuous mode: a planned switch (the peer not declared down) to a hot standby that does not stream
+    // Continuous mode: a planned switch (the peer not declared down) to a hot standby whose slot the server
+    // lost (it fell further behind than sounz:replication.maxSlotWalKeepSize), or that does not stream,
     // would promote it without the old server's last writes.
-    if (continuousSettings(config).mode === 'continuous' && servingHost(next) === h && next[peer] !== 'down'
-        && facts.inRecovery === true && !(facts.walReceiver ?? '').startsWith('streaming')) {
+    const planned = continuousSettings(config).mode === 'continuous' && servingHost(next) === h && next[peer] !== 'down'
+      && facts.inRecovery === true;
+    const peerSeen = observed[peer];
+    const slot = peerSeen.reachable ? (peerSeen.facts as Partial<PreflightFacts>).slots?.find((s) => s.name === standbySlot(name)) : undefined;
+    if (planned && slot?.walStatus === 'lost') {
+      return {
+        reason: `preflight: ${config[peer].name} lost the replication slot of its standby ${name} (${slotText(slot, slot.name)}): ` +
+          `${name} fell further behind than sounz:replication.maxSlotWalKeepSize and can no longer stream; a planned switch to it would ` +
+          `promote it without ${config[peer].name}'s writes since`,
+        suggestion: `rebuild ${name} from ${config[peer].name} (declare it down and pulumi up, then standby again and pulumi up: it ` +
+          `returns by a base backup), then run the switch again; nothing has changed. If ${config[peer].name} is dead: ` +
+          `npm run switch -- emergency ${config[peer].name} (it promotes what ${name} has)`,
+      };
+    }
+    if (planned && !(facts.walReceiver ?? '').startsWith('streaming')) {
       return {
         reason: `preflight: ${name} is a hot standby that does not stream from ${config[peer].name} ` +
           `(WAL receiver: ${facts.walReceiver || 'none running'}): a planned switch to it would promote it without ${config[peer].name}'s last writes`,

@@ -18,6 +18,7 @@ import {
   keepDays,
   keepDataDirectories,
   maxClockSkew,
+  maxSlotWalKeepSize,
   openSshPrivateKey,
   openSshPublicKey,
   port,
@@ -151,8 +152,10 @@ export const stackConfigSchema = z
             password: replicationPassword.optional(),
             /** In continuous mode, how many PostgreSQL data directories a rebuild keeps aside on a host. */
             keepDataDirectories: keepDataDirectories.optional(),
+            /** In continuous mode, the most WAL (MB) the server keeps for a standby that does not take it; beyond, the slot is lost. */
+            maxSlotWalKeepSize: maxSlotWalKeepSize.optional(),
           },
-          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, runTimeout, mode, filesSchedule, password, keepDataDirectories}' },
+          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, runTimeout, mode, filesSchedule, password, keepDataDirectories, maxSlotWalKeepSize}' },
         )
         .strict(),
     ),
@@ -190,7 +193,7 @@ const EXAMPLE = {
   fenceCommand: ['ipmitool', '-H', '{host}-ipmi', 'chassis', 'power', 'off'],
   maxClockSkew: 30,
   ports: DEFAULTS.ports,
-  replication: { ...DEFAULTS.replication, appRole: 'sounz_app', mode: 'nightly', filesSchedule: '*/5 * * * *', password: '(secret)', keepDataDirectories: 3 },
+  replication: { ...DEFAULTS.replication, appRole: 'sounz_app', mode: 'nightly', filesSchedule: '*/5 * * * *', password: '(secret)', keepDataDirectories: 3, maxSlotWalKeepSize: 1024 },
 };
 
 type Path = ReadonlyArray<string | number>;

@@ -15,16 +15,54 @@ import { HOSTS, Host, CronJob, otherHost, roleOf } from './statuses';
 export type { ReplicationMode };
 
 /**
- * `sounz:replication.mode`, `.filesSchedule` and `.keepDataDirectories` when not set: the runbook's
- * nightly copy; files every 5 minutes; 3 data directories kept aside by rebuilds.
+ * `sounz:replication.mode`, `.filesSchedule`, `.keepDataDirectories` and `.maxSlotWalKeepSize` when not set:
+ * the runbook's nightly copy; files every 5 minutes; 3 data directories kept aside by rebuilds; the
+ * server keeps at most 1024 MB of WAL for a standby that does not take it.
  */
-export const REPLICATION_MODE_DEFAULTS = { mode: 'nightly' as ReplicationMode, filesSchedule: '*/5 * * * *', keepDataDirectories: 3 };
+export const REPLICATION_MODE_DEFAULTS = { mode: 'nightly' as ReplicationMode, filesSchedule: '*/5 * * * *', keepDataDirectories: 3,
+  maxSlotWalKeepSize: 1024 };
 
-/** The replication mode, the files' schedule and how many kept data directories stay, with their defaults. */
+/** The replication mode, the files' schedule, how many kept data directories stay and the slot's bound, with their defaults. */
 export function continuousSettings(config: StackConfig): typeof REPLICATION_MODE_DEFAULTS {
   const { mode = REPLICATION_MODE_DEFAULTS.mode, filesSchedule = REPLICATION_MODE_DEFAULTS.filesSchedule,
-    keepDataDirectories = REPLICATION_MODE_DEFAULTS.keepDataDirectories } = config.replication;
-  return { mode, filesSchedule, keepDataDirectories };
+    keepDataDirectories = REPLICATION_MODE_DEFAULTS.keepDataDirectories,
+    maxSlotWalKeepSize = REPLICATION_MODE_DEFAULTS.maxSlotWalKeepSize } = config.replication;
+  return { mode, filesSchedule, keepDataDirectories, maxSlotWalKeepSize };
+}
+
+/**
+ * The physical replication slot the server keeps for a standby, named for it (a slot name takes
+ * a-z, 0-9 and "_", at most 63): the server keeps the WAL the standby has not received, so that it
+ * cannot fall off silently, up to sounz:replication.maxSlotWalKeepSize; beyond that the slot is lost
+ * and the standby needs a rebuild.
+ */
+export function standbySlot(hostName: string): string {
+  return `sounz_${hostName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** A replication slot as the server reports it. */
+export interface Slot {
+  name: string;
+  /** A standby streams through it now. */
+  active: boolean;
+  /** PostgreSQL's wal_status: reserved, extended, unreserved, or lost (the WAL it needed is gone: the standby needs a rebuild). */
+  walStatus: string;
+  /** WAL bytes the server keeps for it (its position to the server's), null when unknown. */
+  retainedBytes: number | null;
+}
+
+/** Slot lines "<name> <true|false: active> <wal_status> <retained bytes or ?>", separated by newlines or commas. */
+export function parseSlots(text: string): Slot[] {
+  return text.split(/[\n,]/).map((line) => line.trim().split(/\s+/)).filter((words) => words.length === 4 && words[0] !== '')
+    .map(([name, active, walStatus, retained]) => ({ name, active: active === 'true', walStatus,
+      retainedBytes: /^\d+$/.test(retained) ? Number(retained) : null }));
+}
+
+/** A slot in words, for the status and the preflight. */
+export function slotText(slot: Slot | undefined, name: string): string {
+  if (!slot) return `no replication slot ${name} on the server`;
+  return `slot ${slot.name} ${slot.active ? 'active' : 'inactive'}, wal_status ${slot.walStatus}` +
+    (slot.retainedBytes === null ? '' : `, ${slot.retainedBytes} bytes retained`);
 }
 
 /** A host's part in streaming replication: the writable server, a hot standby, neither, or detached from it (nightly mode again). */

@@ -146,6 +146,8 @@ export function grammar(z: Zod) {
 
   const keepDataDirectories = integer(1, 100, 'a number of data directories, an integer from 1 to 100');
 
+  const maxSlotWalKeepSize = integer(64, 1_048_576, 'a size in MB, an integer from 64 to 1048576');
+
   const maxClockSkew = integer(1, 3600, 'a number of seconds, an integer from 1 to 3600');
 
   const CRON_FIELDS = [
@@ -214,7 +216,7 @@ export function grammar(z: Zod) {
     errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
   });
 
-  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, runTimeout, keepDataDirectories, maxClockSkew, cronSchedule };
+  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, runTimeout, keepDataDirectories, maxSlotWalKeepSize, maxClockSkew, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

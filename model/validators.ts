@@ -21,6 +21,7 @@ export const {
   keepDays,
   runTimeout,
   keepDataDirectories,
+  maxSlotWalKeepSize,
   maxClockSkew,
   cronSchedule,
   rsyncModule,

@@ -6,11 +6,11 @@
 //
 //   npm run status -- [--stack NAME] [--json]
 import { parseArgs } from 'util';
-import { checkPair, Host, HOSTS, Observation, Pair, pairText, roleOf, samePair, StackConfig, Status } from '../model';
+import { checkPair, Host, HOSTS, Observation, otherHost, Pair, pairText, roleOf, samePair, StackConfig, Status } from '../model';
 import { localTimeText, previousRun } from '../model/cron';
 import { Operator } from '../components/operator';
 import { observeHosts, PreflightFacts } from '../components/preflight';
-import { continuousSettings } from '../model/continuous';
+import { continuousSettings, Slot, slotText, standbySlot } from '../model/continuous';
 import { httpStatus, OTHERS_ANSWERING } from '../providers/serviceChecks';
 import { closeConnections, runOverSsh, script, sshTarget } from '../providers/ssh';
 import { Engine, PROJECT_DIR } from './engine';
@@ -33,6 +33,8 @@ export interface HostState {
   lastReplication?: string;
   /** Continuous mode, a hot standby: its WAL receiver ("streaming from <upstream>, <n> bytes not replayed"), or "not streaming". */
   streaming?: string;
+  /** Continuous mode, the server: the replication slots it keeps for its standby. */
+  slots?: Slot[];
 }
 
 export interface PairStatus {
@@ -118,7 +120,8 @@ export async function pairStatus(engine: Engine): Promise<PairStatus> {
     const f = o.facts as PreflightFacts;
     return [h, { ...base, reachable: true, status: f.status ?? '(none)', holdsServiceIp: f.holdsServiceIp, generations: f.record,
       replicationRunning: f.replicationRunning, databaseReadOnly: f.databaseReadOnly, lastReplication: f.lastReplication,
-      ...(continuous && f.inRecovery ? { streaming: f.walReceiver || 'not streaming' } : {}) }];
+      ...(continuous && f.inRecovery ? { streaming: f.walReceiver || 'not streaming' } : {}),
+      ...(continuous && f.inRecovery === false && f.slots ? { slots: f.slots } : {}) }];
   })) as Record<Host, HostState>;
   const configuredOn = HOSTS.filter((h) => state[h].holdsServiceIp).map((h) => config[h].name);
   const applied = out.pair;
@@ -140,6 +143,13 @@ export async function pairStatus(engine: Engine): Promise<PairStatus> {
       const st = state[h];
       if (roleOf(st.declared).replicatesFromOther && st.reachable && !(st.streaming ?? '').startsWith('streaming')) {
         attention.push(`${st.name} does not stream from its server (${st.streaming ?? 'not a hot standby'})`);
+      }
+      // Its slot on the server: lost, it can never stream again without a rebuild.
+      const server = state[otherHost(h)];
+      const slot = server.slots?.find((s) => s.name === standbySlot(st.name));
+      if (roleOf(st.declared).replicatesFromOther && server.reachable && server.slots && slot?.walStatus !== 'reserved' && slot?.walStatus !== 'extended') {
+        attention.push(`${server.name}: ${slotText(slot, standbySlot(st.name))}` + (slot?.walStatus === 'lost'
+          ? `: ${st.name} fell further behind than sounz:replication.maxSlotWalKeepSize and needs a rebuild` : ''));
       }
     }
   }
@@ -187,7 +197,7 @@ export function statusScreen(s: PairStatus): string {
       ? `${h.status}${h.holdsServiceIp ? ', holds the service IP' : ''}; generations switch ${h.generations!.switch} served ` +
         `${h.generations!.served} data ${h.generations!.data}; last copy received ${h.lastReplication ?? '?'}` +
         `${h.replicationRunning ? '; replication running' : ''}${h.databaseReadOnly ? '; database read-only' : ''}` +
-        `${h.streaming ? `; ${h.streaming}` : ''}`
+        `${h.streaming ? `; ${h.streaming}` : ''}${(h.slots ?? []).map((slot) => `; ${slotText(slot, slot.name)}`).join('')}`
       : `does not answer (declared ${h.declared}): ${h.error}`);
   }
   row('last copy', s.copy

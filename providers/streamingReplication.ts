@@ -16,8 +16,10 @@ import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { keptToPrune } from '../model/continuous';
-import type { Lag, Promotion, StreamingRole } from '../model/continuous';
+import { parseSlots } from '../model/continuous';
+import type { Lag, Promotion, Slot, StreamingRole } from '../model/continuous';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
+import { hostScript } from './project';
 import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
 export const REPLICATION_ROLE = 'sounz_replication';
@@ -45,6 +47,10 @@ export interface StreamingReplicationInputs extends ConnectionInputs {
   rebuild: boolean;
   /** After a base backup, the kept data directories beyond this many (the oldest) are deleted. */
   keepDataDirectories: number;
+  /** primary: its standby's replication slot ("" when it has none); standby, detached: its own slot on the server (model/continuous.ts standbySlot). */
+  slot: string;
+  /** primary: the most WAL (MB) the slot may keep (sounz:replication.maxSlotWalKeepSize); beyond, the slot is lost. */
+  maxSlotWalKeepSize: number;
 }
 
 export interface StreamingReplicationOutputs extends StreamingReplicationInputs {
@@ -60,6 +66,8 @@ export interface StreamingReplicationOutputs extends StreamingReplicationInputs 
   outcome: string;
   /** When this host last landed the data areas and index pulled from its server (pull-files, UTC), or "never". */
   lastFileSync: string;
+  /** The standby's slot on the server as the server reports it (null: none, or the server did not answer). */
+  slotState: Slot | null;
 }
 
 /** A SCRAM-SHA-256 verifier of `password` (RFC 5802, as PostgreSQL stores it): the server never sees the password. */
@@ -72,180 +80,24 @@ export function scramVerifier(password: string, salt: Buffer, iterations = 4096)
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
 }
 
-// Every script starts with this: $1 data dir, $2 bin dir, $3 port, then its own arguments.
-const COMMON = `set -eu
-pgdata=$1 pgbin=$2 port=$3; shift 3
-home=$(dirname "$(dirname "$pgdata")")
-log=/var/log/sounz/sounz-general.log
-note() { printf '%s streaming-replication: %s\\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*" >>"$log"; }
-as_pg() { runuser -u postgres -- "$@"; }
-q() { as_pg "$pgbin/psql" -h /var/run/postgresql -p "$port" -qtAX -d postgres -c "$1"; }
-running() { as_pg "$pgbin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; }
-# The server outlives the script: it inherits none of its descriptors (fd 9 holds the standby set-up's lock).
-start() { running || { rm -f "$pgdata/postmaster.pid"; as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$home/sounz-postgresql.log" -w -t 60 start >/dev/null 9>&-; }; }
-stop() { if running; then as_pg "$pgbin/pg_ctl" -D "$pgdata" -m fast -w -t 60 stop >/dev/null; fi; }
-# Prints $1 once a hot standby is writable; nothing for a database that already is.
-promote() {
-  [ "$(q 'SELECT pg_is_in_recovery()')" = t ] || return 0
-  q 'SELECT pg_promote(true, 60)' | grep -qx t || { echo "pg_promote did not finish within 60 s" >&2; exit 1; }
-  note "$1"; echo "$1"
-}
-`;
-
-// $4 peer address; the password on stdin. The .pgpass (0600, postgres) the standby logs in with, and
-// the pg_hba entry that lets in the replication role from the peer's address only, first in the file.
-const ACCESS = `${COMMON}peer=$1 role=${REPLICATION_ROLE}
-read -r password
-pgpass=$home/.pgpass
-tmp=$(mktemp "$pgpass.XXXXXX"); chmod 0600 "$tmp"
-printf '%s:*:*:%s:%s\\n' "$peer" "$role" "$password" >"$tmp"
-chown postgres:postgres "$tmp"; mv -f "$tmp" "$pgpass"
-hba=$pgdata/pg_hba.conf
-if running; then hba=$(q 'SHOW hba_file'); fi
-# pg_hba takes an address with a mask, or a host name without one: a name is resolved here, on the host
-# (getent, as PostgreSQL resolves), else written in the host-name form.
-case $peer in
-  *[!0-9.]*) address=$(getent ahostsv4 "$peer" | awk 'NR == 1 { print $1 }'); address=\${address:+$address/32}; address=\${address:-$peer} ;;
-  *) address=$peer/32 ;;
-esac
-want="host replication $role $address scram-sha-256 # sounz-standby: the peer only"
-if ! grep -qxF "$want" "$hba"; then
-  before=$(mktemp "$hba.before.XXXXXX"); cp -p "$hba" "$before"
-  tmp=$(mktemp "$hba.XXXXXX")
-  { echo "$want"; grep -v '# sounz-standby: the peer only$' "$hba" || true; } >"$tmp"
-  chown postgres:postgres "$tmp"; chmod 0600 "$tmp"; mv -f "$tmp" "$hba"
-  if running; then
-    # PostgreSQL's own reading of the new file, before a reload: a line it refuses never stays behind to stop a later start.
-    refused=$(q "SELECT string_agg(line_number || ': ' || error, '; ') FROM pg_hba_file_rules WHERE error IS NOT NULL")
-    if [ -n "$refused" ]; then
-      mv -f "$before" "$hba"
-      echo "PostgreSQL refuses the pg_hba.conf line for $peer ($refused): $hba is back as it was" >&2; exit 1
-    fi
-    q 'SELECT pg_reload_conf()' >/dev/null
-  fi
-  rm -f "$before"
-  note "pg_hba: the replication role from $peer ($address) only"
-fi`;
-
-// On the host that serves: writable, keeping WAL for its standby, the role's verifier from stdin.
-const PRIMARY = `${COMMON}
-start
-promote promoted
-read -r verifier
-# The verifier travels on stdin too, never as an argument.
-{ printf '\\\\set verifier %s\\n' "'$verifier'"; cat <<'SQL'; } | as_pg "$pgbin/psql" -h /var/run/postgresql -p "$port" -qtAX -d postgres >/dev/null
-SELECT format('CREATE ROLE ${REPLICATION_ROLE} WITH LOGIN REPLICATION PASSWORD %L', :'verifier')
-  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${REPLICATION_ROLE}') \\gexec
-SELECT format('ALTER ROLE ${REPLICATION_ROLE} WITH LOGIN REPLICATION PASSWORD %L', :'verifier') \\gexec
-SQL
-if [ "$(q 'SHOW wal_keep_size')" = 0 ]; then q "ALTER SYSTEM SET wal_keep_size = '512MB'" >/dev/null; q 'SELECT pg_reload_conf()' >/dev/null; fi`;
-
-// $4 peer, $5 this host's name, $6 generation, $7 generation folder, $8 "rebuild" or "follow", $9 the server's data generation.
-// Streams from the peer: already so, or by following it with its own data (same cluster, no
-// divergence: it starts streaming within 15 s), else by a base backup, the old directory kept aside.
-const STANDBY = `${COMMON}peer=$1 name=$2 generation=$3 gen=$4 how=$5 data=$6
-pgpass=$home/.pgpass
-upstream="host=$peer port=$port user=${REPLICATION_ROLE} passfile=$pgpass connect_timeout=5"
-streaming() { [ "$(q "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming' AND sender_host = '$peer'" 2>/dev/null)" = 1 ]; }
-wait_streaming() { for i in $(seq 1 "$1"); do streaming && return 0; sleep 0.2; done; return 1; }
-follow() {
-  auto=$pgdata/postgresql.auto.conf
-  tmp=$(mktemp "$auto.XXXXXX")
-  { grep -v '^primary_conninfo' "$auto" 2>/dev/null || true
-    echo "primary_conninfo = '$upstream application_name=$name'"; } >"$tmp"
-  chown postgres:postgres "$tmp"; chmod 0600 "$tmp"; mv -f "$tmp" "$auto"
-  as_pg touch "$pgdata/standby.signal"
-}
-record() { mkdir -p "$gen"; printf '%s\\n' "$data" >"$gen/data.tmp"; mv -f "$gen/data.tmp" "$gen/data"; }
-if [ "$how" = follow ] && running && streaming; then record; echo "already streaming"; exit 0; fi
-# One set-up at a time on a host: a killed up leaves its run going, and a second one would move the
-# first one's kept directory. The lock lives in a root-only folder and ends with the run that holds it.
-install -d -m 0700 /run/sounz-standby
-lock=/run/sounz-standby/standby.lock
-exec 9>>"$lock"
-if ! flock -w 60 9; then
-  # The holder: the process whose fd 9 holds the lock (its fdinfo lists it; /proc/locks, inside a PID
-  # namespace, leaves out a lock whose taker, flock(1), has exited).
-  holder=''
-  for fd in /proc/[0-9]*/fd/9; do
-    [ "$(readlink "$fd" 2>/dev/null)" = "$lock" ] && grep -q '^lock:' "\${fd%/fd/9}/fdinfo/9" 2>/dev/null && { holder=\${fd#/proc/}; holder=\${holder%%/*}; break; }
-  done
-  echo "another standby set-up runs on $name (pid \${holder:-unknown}, running $(ps -o etimes= -p "\${holder:-0}" 2>/dev/null | tr -d ' ') s) and held its lock for 60 s more: wait for it to end, or if an up that was killed left it, end it there (kill \${holder:-<pid>}), then run it again" >&2
-  exit 1
-fi
-upstream_id=$(PGPASSFILE=$pgpass as_pg "$pgbin/psql" "$upstream replication=true dbname=replication" -qtAX -c IDENTIFY_SYSTEM | cut -d'|' -f1)
-[ -n "$upstream_id" ] || { echo "$peer does not answer as the replication role" >&2; exit 1; }
-own_id=$(as_pg "$pgbin/pg_controldata" "$pgdata" 2>/dev/null | sed -n 's/^Database system identifier: *//p' || true)
-if [ "$how" = follow ] && [ "$own_id" = "$upstream_id" ]; then
-  stop; follow; start
-  if wait_streaming 75; then record; note "follows $peer with its own data"; echo "follows $peer"; exit 0; fi
-  note "could not follow $peer with its own data: a base backup instead"
-fi
-stop
-kept=''
-if [ -e "$pgdata" ]; then
-  kept=$pgdata.kept-$(date '+%Y%m%d-%H%M%S')-g$generation
-  mv "$pgdata" "$kept"
-  note "kept the previous data directory as $kept"
-fi
-install -d -o postgres -g postgres -m 0700 "$pgdata"
-if ! PGPASSFILE=$pgpass as_pg "$pgbin/pg_basebackup" -d "$upstream" -D "$pgdata" -X stream -c fast >"$home/sounz-basebackup.log" 2>&1; then
-  rm -rf "$pgdata"
-  if [ -n "$kept" ]; then mv "$kept" "$pgdata"; start || true; fi
-  echo "pg_basebackup from $peer failed, the previous data directory is back: $(tail -n 3 "$home/sounz-basebackup.log")" >&2
-  exit 1
-fi
-# The configuration is this host's own (its addresses), not the peer's.
-if [ -n "$kept" ]; then for f in postgresql.conf pg_hba.conf pg_ident.conf; do [ -e "$kept/$f" ] && cp -p "$kept/$f" "$pgdata/$f"; done; fi
-follow; start
-wait_streaming 150 || { echo "the base backup of $peer started, but does not stream from it within 30 s" >&2; exit 1; }
-record
-note "rebuilt from $peer by a base backup\${kept:+, the previous data directory kept as $kept}"
-echo "rebuilt from $peer\${kept:+; kept: $kept}"
-echo "just kept: $kept"`;
-
-// Lag, from the standby: "<seconds since the last replayed commit>|<its time, epoch seconds>|<receive - replay bytes>|<replay lsn>|<now, epoch seconds>".
-const LAG = `${COMMON}
-q "SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp())::text, ''), coalesce(extract(epoch FROM pg_last_xact_replay_timestamp())::text, ''),
-  coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, ''), coalesce(pg_last_wal_replay_lsn()::text, ''), extract(epoch FROM now())"`;
-
-const CURRENT_LSN = `${COMMON}
-q 'SELECT pg_current_wal_lsn()'`;
-
-// The old server's side of a handover: shut down cleanly (the walsender sends the standby everything
-// up to the shutdown checkpoint), then print that checkpoint's location.
-const HANDOVER_STOP = `${COMMON}
-stop
-as_pg "$pgbin/pg_controldata" "$pgdata" | sed -n 's/^Latest checkpoint location: *//p'`;
-
-// $4 the old server's last LSN, $5 tenths of a second to wait: the standby has replayed past it.
-const REPLAYED_PAST = `${COMMON}target=$1 tries=$2
-for i in $(seq 1 "$tries"); do
-  [ "$(q "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '$target') > 0")" = t ] && { q 'SELECT pg_last_wal_replay_lsn()'; exit 0; }
-  sleep 0.1
-done
-echo "replayed only up to $(q 'SELECT pg_last_wal_replay_lsn()'), the old server's last write is at $target" >&2; exit 1`;
-
-const RESTART = `${COMMON}
-start`;
-
-// Back to the nightly mode: a hot standby becomes a database of its own, which the nightly restore replaces.
-const DETACH = `${COMMON}
-start
-promote 'detached from streaming replication (nightly mode): writable on its own'`;
-
-// $4...: kept data directories to delete; anything else is refused.
-const PRUNE = `${COMMON}
-for d in "$@"; do
-  case "$d" in "$pgdata".kept-*) ;; *) echo "$d is not a kept data directory of $pgdata" >&2; exit 1 ;; esac
-  rm -rf -- "$d"
-  note "deleted the kept data directory $d (sounz:replication.keepDataDirectories)"
-done`;
-
-// The kept data directories, one a line, then the time of the last file sync.
-const KEPT = `${COMMON}
-for d in "$pgdata".kept-*; do [ -d "$d" ] && echo "$d"; done
-echo "synced $(cat /etc/sounz/last-file-sync 2>/dev/null || echo never)"`;
+// The scripts, each from its own file with the common part before it (providers/scripts/streaming/common.sh:
+// $1 data dir, $2 bin dir, $3 port, $4 the replication role, then the script's own arguments).
+const COMMON = hostScript('streaming/common.sh');
+const streamingScript = (name: string) => COMMON + hostScript(`streaming/${name}.sh`);
+const ACCESS = streamingScript('access');
+const PRIMARY = streamingScript('primary');
+const STANDBY = streamingScript('standby');
+const LAG = streamingScript('lag');
+const CURRENT_LSN = streamingScript('current-lsn');
+const HANDOVER_STOP = streamingScript('handover-stop');
+const REPLAYED_PAST = streamingScript('replayed-past');
+const RESTART = streamingScript('restart');
+const DETACH = streamingScript('detach');
+const PRUNE = streamingScript('prune');
+const KEPT = streamingScript('kept');
+const STATE = streamingScript('state');
+const SLOT = streamingScript('slot');
+const DROP_SLOT = streamingScript('drop-slot');
 
 /** KEPT's lines: the kept directories and the last file sync. */
 function keptAndSynced(stdout: string): { kept: string[]; lastFileSync: string } {
@@ -253,12 +105,6 @@ function keptAndSynced(stdout: string): { kept: string[]; lastFileSync: string }
   const synced = lines.find((line) => line.startsWith('synced '));
   return { kept: lines.filter((line) => line !== synced), lastFileSync: synced?.slice('synced '.length) ?? 'never' };
 }
-
-const STATE = `${COMMON}
-if ! running; then echo stopped; exit 0; fi
-if [ "$(q 'SELECT pg_is_in_recovery()')" = f ]; then echo primary; exit 0; fi
-sender=$(q "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")
-if [ -n "$sender" ]; then echo "streaming from $sender"; else echo "standby, not streaming"; fi`;
 
 export function parseLag(line: string): Lag {
   const [seconds, time, bytes, replayLsn, now] = line.trim().split('|');
@@ -271,7 +117,7 @@ const UNKNOWN_LAG: Lag = { seconds: null, bytes: null, lastReplayedTransaction: 
 
 export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const pg = (inputs: StreamingReplicationInputs, text: string, ...args: string[]) =>
-    script(text, inputs.dataDir, inputs.binDir, String(inputs.port), ...args);
+    script(text, inputs.dataDir, inputs.binDir, String(inputs.port), REPLICATION_ROLE, ...args);
   const peerTarget = (inputs: StreamingReplicationInputs): SshTarget => targetOf({ ...inputs.peerHost, privateKey: inputs.privateKey });
 
   /** A standby's lag behind its server, measured on both (the server may not answer). */
@@ -287,6 +133,14 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       lag.bytes = lsnBytes(current.stdout.trim()) - lsnBytes(lag.replayLsn);
     }
     return lag;
+  };
+
+  /** The standby's slot, asked of the server: this host (primary) or its peer (standby). */
+  const slotOf = async (inputs: StreamingReplicationInputs): Promise<Slot | null> => {
+    if (!inputs.slot || (inputs.role !== 'primary' && inputs.role !== 'standby')) return null;
+    const server = inputs.role === 'primary' ? targetOf(inputs) : peerTarget(inputs);
+    const seen = await run(server, pg(inputs, SLOT, inputs.slot), { allowFailure: true, timeoutMs: 5_000 }).catch(() => undefined);
+    return seen?.code === 0 ? parseSlots(seen.stdout)[0] ?? null : null;
   };
 
   const handover = async (inputs: StreamingReplicationInputs): Promise<string> => {
@@ -329,6 +183,12 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     }
     if (inputs.role === 'detached') {
       outcome.push((await run(target, pg(inputs, DETACH), { timeoutMs: 90_000 })).stdout.trim());
+      // Its slot on the server goes with it; a server that does not answer keeps it until the slot's bound.
+      if (inputs.slot) {
+        const dropped = await run(peerTarget(inputs), pg(inputs, DROP_SLOT, inputs.slot), { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
+        outcome.push(dropped?.code === 0 ? `its slot ${inputs.slot} dropped on ${inputs.peerHost.host}`
+          : `its slot ${inputs.slot} could not be dropped on ${inputs.peerHost.host} (it goes once it holds sounz:replication.maxSlotWalKeepSize)`);
+      }
     } else if (inputs.role === 'primary') {
       const wasStandby = /^(streaming|standby)/.test((await run(target, pg(inputs, STATE))).stdout.trim());
       const handedOver = wasStandby && inputs.handover;
@@ -338,7 +198,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
         lag = { ...parseLag((await run(target, pg(inputs, LAG), { allowFailure: true })).stdout), bytes: null };
       }
       const salt = (require('crypto') as typeof import('crypto')).randomBytes(16);
-      const done = (await run(target, pg(inputs, PRIMARY), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })
+      const done = (await run(target, pg(inputs, PRIMARY, inputs.slot, String(inputs.maxSlotWalKeepSize)), { stdin: `${scramVerifier(inputs.password!, salt)}\n`, timeoutMs: 90_000 })
         .catch(async (error: Error) => {
           // The old server was stopped for the handover: a failed promotion must not leave the site without a database.
           if (!handedOver || !inputs.handoverMandatory) throw error;
@@ -351,7 +211,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       }
     } else if (inputs.role === 'standby') {
       const lines = (await run(target, pg(inputs, STANDBY, inputs.peer, inputs.host, String(inputs.generation), GENERATION_DIR,
-        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData)), { timeoutMs: 600_000 })).stdout.trim().split('\n');
+        inputs.rebuild ? 'rebuild' : 'follow', String(inputs.serverData), inputs.slot), { timeoutMs: 600_000 })).stdout.trim().split('\n');
       const justKept = lines.find((line) => line.startsWith('just kept:'));
       outcome.push(lines.filter((line) => line !== justKept).join('\n'));
       // Only a base backup that streams keeps a directory aside; then the oldest beyond the setting go.
@@ -364,7 +224,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
     }
     const state = (await run(target, pg(inputs, STATE))).stdout.trim();
     const { kept, lastFileSync } = keptAndSynced((await run(target, pg(inputs, KEPT))).stdout);
-    return { ...inputs, state, lag, promotion, kept, lastFileSync, outcome: outcome.join('; ') || 'unchanged' };
+    return { ...inputs, state, lag, promotion, kept, lastFileSync, slotState: await slotOf(inputs), outcome: outcome.join('; ') || 'unchanged' };
   };
 
   return {
@@ -385,13 +245,15 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
           handoverMandatory: z.boolean(),
           rebuild: z.boolean(),
           keepDataDirectories: g.keepDataDirectories,
+          slot: z.string().regex(/^$|^[a-z0-9_]{1,63}$/),
+          maxSlotWalKeepSize: g.maxSlotWalKeepSize,
         };
       }, news);
     },
     async diff(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
       // A handover or rebuild belongs to its switch: it comes with a new generation, and alone (the
       // next up of the same generation no longer asks for it) is no work; so is the number of kept
-      // data directories, which only a rebuild applies.
+      // data directories, which only a rebuild applies. The slot and its bound are work.
       const { handover: _h, handoverMandatory: _m, rebuild: _r, keepDataDirectories: _k, ...rest } = news;
       return diffInputs(olds, rest as StreamingReplicationInputs, ['dataDir']);
     },
@@ -402,7 +264,7 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       const target = targetOf(props);
       const state = (await run(target, pg(props, STATE))).stdout.trim();
       const { kept, lastFileSync } = keptAndSynced((await run(target, pg(props, KEPT))).stdout);
-      return { id, props: { ...props, state, kept, lastFileSync, lag: await lagOf(props) } };
+      return { id, props: { ...props, state, kept, lastFileSync, lag: await lagOf(props), slotState: await slotOf(props) } };
     },
     async update(_id: string, olds: StreamingReplicationOutputs, news: StreamingReplicationInputs) {
       return { outs: await converge(news, olds) };
@@ -429,6 +291,8 @@ export interface StreamingReplicationArgs extends HostArgs {
   handoverMandatory: pulumi.Input<boolean>;
   rebuild: pulumi.Input<boolean>;
   keepDataDirectories: pulumi.Input<number>;
+  slot: pulumi.Input<string>;
+  maxSlotWalKeepSize: pulumi.Input<number>;
 }
 
 export class StreamingReplication extends HostResource {
@@ -438,13 +302,14 @@ export class StreamingReplication extends HostResource {
   declare readonly kept: pulumi.Output<string[]>;
   declare readonly outcome: pulumi.Output<string>;
   declare readonly lastFileSync: pulumi.Output<string>;
+  declare readonly slotState: pulumi.Output<Slot | null>;
 
   constructor(name: string, args: StreamingReplicationArgs, opts?: pulumi.CustomResourceOptions) {
-    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories } = args;
+    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize } = args;
     super('streamingReplication', streamingReplicationProvider, name, {
       ...connectionProps(args), role, peer, peerHost, password: args.password && pulumi.secret(args.password), generation, serverData, handover,
-      handoverMandatory, rebuild, keepDataDirectories, dataDir: undefined, binDir: undefined, port: undefined,
-      state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined,
+      handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize, dataDir: undefined, binDir: undefined, port: undefined,
+      state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined, slotState: undefined,
     }, { ...opts, additionalSecretOutputs: [...SECRET_OUTPUTS, 'password'] });
   }
 }

@@ -40,5 +40,11 @@ echo "recovery=$(echo 'select pg_is_in_recovery()' | runuser -u postgres -- psql
 echo "receiver=$(echo "select status || ' from ' || coalesce(sender_host, '?') || ', ' ||
   coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, '?') || ' bytes not replayed' from pg_stat_wal_receiver" |
   runuser -u postgres -- psql -qtAX 2>/dev/null | head -n 1)"
+# Continuous mode: the replication slots the server keeps for its standby (model/continuous.ts standbySlot), one
+# "<name> <active: true or false> <wal_status> <bytes retained>" each, comma-separated.
+echo "slots=$(echo "select string_agg(slot_name || ' ' || active || ' ' || coalesce(wal_status, '?') || ' ' ||
+  coalesce(pg_wal_lsn_diff(coalesce(pg_last_wal_replay_lsn(), pg_current_wal_lsn()), restart_lsn)::bigint::text, '?'), ',')
+  from pg_replication_slots where slot_type = 'physical' and slot_name like 'sounz\_%'" |
+  runuser -u postgres -- psql -qtAX 2>/dev/null)"
 dir=$dumps; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
 echo "free=$(df -PB1 "$dir" | awk 'NR == 2 { print $4 }')"

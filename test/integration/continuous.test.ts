@@ -7,7 +7,8 @@ import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { appliedPair, replicateNow, stackConfigOf } from '../../ops/replicateNow';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
-import type { Lag, Promotion } from '../../model/continuous';
+import type { Lag, Promotion, Slot } from '../../model/continuous';
+import { pairStatus, statusScreen } from '../../ops/status';
 import { lsnBytes } from '../../providers/streamingReplication';
 import { sh, sql } from '../support/hosts';
 import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
@@ -32,8 +33,11 @@ const rowsOn = async (host: sandbox.HostName) =>
   new Set((await sql(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
 const replication = async () => (await engine.outputs()).replication as {
   mode: string; lag: Lag | null; promotion: (Promotion & { host: string }) | null;
-  state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string;
+  state: Record<string, string>; outcome: string; kept: Record<string, string[]>; lastFileSync: string; slot: Slot | null;
 };
+/** megadeth's upstream, as an operator would change it by hand. */
+const setConninfo = (value: string) => sh('megadeth', `printf '%s\\n' "ALTER SYSTEM SET primary_conninfo = :'c';" 'SELECT pg_reload_conf();' | ` +
+  `runuser -u postgres -- psql -qtAX -v c='${value}' >/dev/null`);
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 beforeAll(async () => {
@@ -74,6 +78,19 @@ describe('NORMAL in continuous mode', () => {
     expect(seen.kept.megadeth).toEqual([expect.stringMatching(new RegExp(`^${PGDATA}\\.kept-\\d{8}-\\d{6}-g1$`))]);
     expect(await sh('megadeth', `ls -d ${seen.kept.megadeth[0]}/base`)).toBe(`${seen.kept.megadeth[0]}/base`);
     expect(seen.lag).toMatchObject({ bytes: expect.any(Number) });
+  });
+
+  test('slayer keeps a replication slot for megadeth, bounded, which megadeth streams through; the outputs and status show it', async () => {
+    expect(await sql('slayer', "SELECT slot_type || ' ' || active || ' ' || wal_status FROM pg_replication_slots")).toBe('physical true reserved');
+    expect(await sql('slayer', "SELECT slot_name FROM pg_replication_slots")).toBe('sounz_megadeth');
+    expect(await sql('slayer', 'SHOW max_slot_wal_keep_size')).toBe('1GB');
+    expect(await sql('megadeth', "SELECT slot_name FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe('sounz_megadeth');
+    expect((await replication()).slot).toEqual({ name: 'sounz_megadeth', active: true, walStatus: 'reserved', retainedBytes: expect.any(Number) });
+    const status = await pairStatus(engine);
+    expect(status.hosts.find((h) => h.name === 'slayer')?.slots).toEqual([
+      { name: 'sounz_megadeth', active: true, walStatus: 'reserved', retainedBytes: expect.any(Number) }]);
+    expect(statusScreen(status)).toMatch(/slot sounz_megadeth active, wal_status reserved, \d+ bytes retained/);
+    expect(status.attention.filter((a) => /slot|stream/.test(a))).toEqual([]);
   });
 
   test('a row written on slayer is on megadeth within seconds; megadeth refuses writes', async () => {
@@ -151,8 +168,6 @@ describe('planned switches in continuous mode, the writer committing a row every
 
   test('a planned switch to a standby that does not stream is refused by the preflight, naming both hosts', async () => {
     const conninfo = await sql('megadeth', 'SHOW primary_conninfo');
-    const setConninfo = (value: string) => sh('megadeth', `printf '%s\\n' "ALTER SYSTEM SET primary_conninfo = :'c';" 'SELECT pg_reload_conf();' | ` +
-      `runuser -u postgres -- psql -qtAX -v c='${value}' >/dev/null`);
     await setConninfo('host=192.0.2.1 connect_timeout=1');
     try {
       await until('megadeth stops streaming', async () => (await sql('megadeth', "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === '0', 20);
@@ -180,6 +195,10 @@ describe('planned switches in continuous mode, the writer committing a row every
     expect(seen.outcome).toMatch(/megadeth: handover from slayer: its last write at [0-9A-F]+\/[0-9A-F]+, replayed here up to/);
     expect(seen.outcome).toContain(`slayer: follows ${address('megadeth')}`);
     expect(seen.kept.slayer).toEqual([]);
+    // The new server keeps a slot for slayer alone, which slayer streams through; slayer, a standby now, keeps none.
+    expect(await sql('megadeth', "SELECT string_agg(slot_name || ' ' || active, ',') FROM pg_replication_slots")).toBe('sounz_slayer true');
+    expect(await sql('slayer', 'SELECT count(*) FROM pg_replication_slots')).toBe('0');
+    expect(seen.slot).toMatchObject({ name: 'sounz_slayer', active: true });
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (2000000)`);
     await until('the row on slayer', async () => (await rowsOn('slayer')).has(2000000), 10);
   });
@@ -189,6 +208,45 @@ describe('planned switches in continuous mode, the writer committing a row every
     expect(await lostOn('slayer', acked)).toEqual([]);
     expect(await sql('megadeth', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('slayer'));
     await engine.run(['preview', '--expect-no-changes']);
+  });
+});
+
+describe('a standby further behind than its slot\'s bound', () => {
+  test('the server invalidates the slot: status says megadeth needs a rebuild, a planned switch to it is refused; a rebuild brings it back', async () => {
+    const conninfo = await sql('megadeth', 'SHOW primary_conninfo');
+    await setConninfo('host=192.0.2.1 connect_timeout=1');
+    await until('megadeth stops streaming', async () => (await sql('megadeth', "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === '0', 20);
+    // A fixture: slayer's bound made tiny (and wal_keep_size, which keeps WAL beside it, off), then WAL written past it;
+    // the next up of slayer's part puts the config's values back.
+    await sql('slayer', "ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await sql('slayer', 'ALTER SYSTEM SET wal_keep_size = 0');
+    await sql('slayer', 'SELECT pg_reload_conf()');
+    await until('slayer loses megadeth\'s slot', async () => {
+      await sql('slayer', 'DROP TABLE IF EXISTS wal_filler; CREATE TABLE wal_filler AS SELECT generate_series(1, 100000) AS g');
+      await sql('slayer', 'SELECT pg_switch_wal()');
+      await sql('slayer', 'CHECKPOINT');
+      return (await sql('slayer', "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'sounz_megadeth'")) === 'lost';
+    }, 60);
+    const status = await pairStatus(engine);
+    expect(status.attention).toContain('slayer: slot sounz_megadeth inactive, wal_status lost: megadeth fell further behind than ' +
+      'sounz:replication.maxSlotWalKeepSize and needs a rebuild');
+    // Its upstream right again: the lost slot alone stops it.
+    await setConninfo(conninfo);
+    await engine.setStatuses(RECOVERY);
+    const failure = await engine.up('planned switchover to a standby whose slot is lost').then(() => undefined, (e: Error) => e);
+    expect(failure?.message).toContain('Refused: preflight: slayer lost the replication slot of its standby megadeth');
+    expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
+    // The rebuild: megadeth declared down, then standby again (it returns by a base backup through a new slot).
+    await engine.setStatuses(aloneOn('primary'));
+    await engine.up('megadeth down: its slot lost');
+    expect(await sql('slayer', 'SELECT count(*) FROM pg_replication_slots')).toBe('0');
+    await engine.setStatuses(NORMAL);
+    await engine.up('megadeth rebuilt as the standby');
+    expect((await replication()).outcome).toContain(`megadeth: rebuilt from ${address('slayer')}`);
+    expect(await sql('slayer', "SELECT slot_name || ' ' || active || ' ' || wal_status FROM pg_replication_slots")).toBe('sounz_megadeth true reserved');
+    expect(await sql('slayer', 'SHOW max_slot_wal_keep_size')).toBe('1GB');
+    await sql('slayer', `INSERT INTO ${WRITER_TABLE} (n) VALUES (6000000)`);
+    await until('the row on megadeth', async () => (await rowsOn('megadeth')).has(6000000), 10);
   });
 });
 
@@ -248,6 +306,8 @@ describe('switching the replication mode is a config change and up, both ways', 
     await engine.up('replication mode: nightly');
     expect(await sql('slayer', 'SELECT pg_is_in_recovery()')).toBe('f');
     expect((await replication()).mode).toBe('nightly');
+    // The server keeps no slot for a standby that no longer streams.
+    expect(await sql('megadeth', 'SELECT count(*) FROM pg_replication_slots')).toBe('0');
     expect(await sh('slayer', 'grep -o "pull-[a-z-]* " /etc/cron.d/sounz-replication')).toBe('pull-and-restore');
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (4000000)`);
     const config = await stackConfigOf(engine);

@@ -19,7 +19,7 @@ function problemsOf(replication: Record<string, unknown>, secretKeys: string[] =
 describe('sounz:replication.mode', () => {
   test('is nightly by default, with the files every five minutes when continuous', () => {
     const config = parseStackConfig(BASE);
-    expect(continuousSettings(config)).toEqual({ mode: 'nightly', filesSchedule: '*/5 * * * *', keepDataDirectories: 3 });
+    expect(continuousSettings(config)).toEqual({ mode: 'nightly', filesSchedule: '*/5 * * * *', keepDataDirectories: 3, maxSlotWalKeepSize: 1024 });
     expect(config.replication.password).toBeUndefined();
   });
 

@@ -185,3 +185,21 @@ test('continuous mode: a planned switch to a hot standby that does not stream is
   // Nightly mode has no stream to check.
   expect(preflightRefusal(config, RECOVERY, await observe('', RECOVERY), undefined)).toBeUndefined();
 });
+
+test('continuous mode: a planned switch to a standby whose slot the server lost is refused, saying it needs a rebuild', async () => {
+  const continuous = { ...config, replication: { ...config.replication, mode: 'continuous' as const } };
+  const RECOVERY = { primary: 'production_as_standby', secondary: 'standby_as_production' } as const;
+  const server = (slots: string) => `status=production\ndeployed=yes\nswitch=3\nserved=3\ndata=3\nheld=yes\nrecovery=f\nreceiver=\nslots=${slots}\nmissing=\n`;
+  const standby = 'status=standby\ndeployed=yes\nswitch=3\nserved=0\ndata=3\nheld=no\nrecovery=t\nreceiver=streaming from 198.51.100.11, 0 bytes not replayed\nslots=\nmissing=\n';
+  const observe = async (slots: string) => observeHosts(continuous, RECOVERY,
+    fakeRunner((call) => ({ stdout: call.host === 'slayer' ? server(slots) : standby })).run, async () => undefined);
+  const seen = await observe('sounz_megadeth false lost ?');
+  expect(seen.primary.reachable && seen.primary.facts).toMatchObject({ slots: [{ name: 'sounz_megadeth', active: false, walStatus: 'lost', retainedBytes: null }] });
+  const refused = preflightRefusal(continuous, RECOVERY, seen, undefined);
+  expect(refused?.reason).toBe('preflight: slayer lost the replication slot of its standby megadeth (slot sounz_megadeth inactive, wal_status lost): ' +
+    'megadeth fell further behind than sounz:replication.maxSlotWalKeepSize and can no longer stream; a planned switch to it would ' +
+    'promote it without slayer\'s writes since');
+  expect(refused?.suggestion).toContain('rebuild megadeth from slayer');
+  // Its slot kept (another host's lost slot says nothing of it): the switch goes ahead.
+  expect(preflightRefusal(continuous, RECOVERY, await observe('sounz_megadeth true reserved 1024,sounz_other false lost ?'), undefined)).toBeUndefined();
+});

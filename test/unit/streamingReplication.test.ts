@@ -4,6 +4,7 @@ import { createHash, createHmac, pbkdf2Sync } from 'crypto';
 import type { CommandResult } from '../../providers/ssh';
 import { Call, fakeRunner, HOST_KEY, PRIVATE_KEY } from '../support/fakeRunner';
 import { lsnBytes, parseLag, scramVerifier, StreamingReplicationOutputs, streamingReplicationProvider } from '../../providers/streamingReplication';
+import { parseSlots, standbySlot } from '../../model/continuous';
 
 const PASSWORD = 'Zq3.vT8_~kL+2/mW=x-9';
 const slayer = { host: 'slayer', address: '198.51.100.11', sshPort: 22, user: 'root', hostKey: HOST_KEY };
@@ -11,6 +12,7 @@ const megadeth = { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user
 const inputs = {
   ...megadeth, privateKey: PRIVATE_KEY, role: 'standby', peer: slayer.address, peerHost: slayer, password: PASSWORD,
   generation: 3, serverData: 2, handover: false, handoverMandatory: false, rebuild: false, keepDataDirectories: 3,
+  slot: 'sounz_megadeth', maxSlotWalKeepSize: 1024,
 };
 
 /** A fake host that answers each of the provider's scripts (told apart by a phrase of each) from `answers`. */
@@ -21,8 +23,8 @@ const host = (answers: Partial<Record<'state' | 'lag' | 'primary' | 'standby' | 
     return (script && answers[script]) ?? {};
   });
 };
-/** A call's own arguments, after the script's data directory, bin directory and port. */
-const argsOf = (call: Call) => call.argv.slice(7);
+/** A call's own arguments, after the script's data directory, bin directory, port and replication role. */
+const argsOf = (call: Call) => call.argv.slice(8);
 
 test('the SCRAM verifier is the one PostgreSQL computes (RFC 5802 with SHA-256)', () => {
   const salt = Buffer.from('0123456789abcdef');
@@ -164,4 +166,33 @@ test('a planned handover pulls the data areas and index from the old server befo
   await expect(streamingReplicationProvider(failing.run).create!(primary)).rejects.toThrow(
     /failed before the promotion: megadeth: failed: rsync: connection refused\. slayer's PostgreSQL runs again/);
   expect(failing.calls.at(-1)?.host).toBe('slayer');
+});
+
+test('the standby slot: named for the standby, as PostgreSQL allows; the server\'s lines parsed', () => {
+  expect(standbySlot('megadeth')).toBe('sounz_megadeth');
+  expect(standbySlot('DB-2.example.net')).toBe('sounz_db_2_example_net');
+  expect(standbySlot('x'.repeat(80))).toHaveLength(63);
+  expect(parseSlots('sounz_megadeth true reserved 1048576,sounz_slayer false lost ?')).toEqual([
+    { name: 'sounz_megadeth', active: true, walStatus: 'reserved', retainedBytes: 1048576 },
+    { name: 'sounz_slayer', active: false, walStatus: 'lost', retainedBytes: null }]);
+  expect(parseSlots('')).toEqual([]);
+});
+
+test('the server makes its standby\'s slot with its bound; the standby streams through it; the slot is in the outputs', async () => {
+  const serverRun = fakeRunner((call) => ({ stdout: call.argv[2].includes("slot_name || ' ' || active") ? 'sounz_slayer true reserved 4096' : '' }));
+  const provider = streamingReplicationProvider(serverRun.run);
+  const { inputs: primary } = await provider.check!({}, { ...inputs, role: 'primary', slot: 'sounz_slayer', maxSlotWalKeepSize: 2048 });
+  const { outs } = await provider.create!(primary);
+  const made = serverRun.calls.find((call) => call.argv[2].includes('pg_create_physical_replication_slot'))!;
+  expect(argsOf(made)).toEqual(['sounz_slayer', '2048']);
+  expect(outs.slotState).toEqual({ name: 'sounz_slayer', active: true, walStatus: 'reserved', retainedBytes: 4096 });
+
+  const standby = host({ standby: { stdout: 'already streaming' } });
+  const { inputs: checked } = await streamingReplicationProvider(standby.run).check!({}, inputs);
+  await streamingReplicationProvider(standby.run).create!(checked);
+  expect(argsOf(standby.calls.find((call) => call.argv[2].includes('IDENTIFY_SYSTEM'))!).at(-1)).toBe('sounz_megadeth');
+  // Its slot is asked of the server.
+  expect(standby.calls.find((call) => call.argv[2].includes("slot_name || ' ' || active"))?.host).toBe('slayer');
+  // A slot name PostgreSQL would refuse never reaches a host.
+  expect((await provider.check!({}, { ...inputs, slot: "x'; DROP" })).failures).toEqual([expect.objectContaining({ property: 'slot' })]);
 });

@@ -1,0 +1,2 @@
+# The old server's PostgreSQL again, after a handover that failed.
+start
