@@ -1,11 +1,11 @@
 #!/bin/bash
-# Per-host helper of the sounz sandbox. Driven by sandbox/index.ts; copied to $SB/bin/host.sh at `up`.
+# Per-host helper of the sounz sandbox. Driven by sandbox/hosts.ts and provision.ts; copied to $SB/bin/host.sh at `up`.
 #   host.sh files <name> <addr> <initial-status>   (root namespace) create the host's persistent files if missing
 #   host.sh start <name> <addr>                    (inside the host's mount/UTS/net namespaces) mounts + services
 #   host.sh check <name>                           (inside the host) one line per service: "<svc> ok|down"
 set -euo pipefail
 SB=${SOUNZ_SANDBOX_DIR:-/var/lib/sounz-sandbox}
-# The pair's addresses in this sandbox (sandbox/index.ts passes them; sandbox 0's by default).
+# The pair's addresses in this sandbox (SCRIPT_ENV of sandbox/layout.ts; sandbox 0's by default).
 SLAYER=${SOUNZ_SANDBOX_SLAYER:-198.51.100.11}
 MEGADETH=${SOUNZ_SANDBOX_MEGADETH:-198.51.100.12}
 cmd=$1; name=$2
@@ -101,7 +101,7 @@ start)
   for m in "${MOUNTS[@]}"; do
     src=$H/${m%%:*}; dst=${m#*:}
     if ! mountpoint -q "$dst"; then
-      mkdir -p "$dst"   # under /etc this lands in the host's overlay; the others exist (made by index.ts if missing)
+      mkdir -p "$dst"   # under /etc this lands in the host's overlay; the others exist (made by provision.ts if missing)
       mount --bind "$src" "$dst"
     fi
   done

@@ -1,20 +1,20 @@
 #!/bin/bash
 # The sandbox's systemd hosts (SOUNZ_SANDBOX_HOSTS=debian): a Debian 12 container per host, booted by
 # systemd-nspawn from an overlay of the cached rootfs (scripts/rootfs.sh) into the host's network namespace.
-# Driven by sandbox/index.ts; copied to $SB/bin/machine.sh at `up`.
+# Driven by sandbox/hosts.ts and provision.ts; copied to $SB/bin/machine.sh at `up`.
 #   machine.sh prepare <name> <addr> <rootfs>   (root namespace) mount the host's root, write its identity into it
 #   machine.sh power <name> <addr>              (root namespace, detached) the host's power: boots it, boots it
 #                                               again after a `systemctl reboot` (nspawn exits 133), ends at power-off
 #   machine.sh release <name>                   (root namespace) unmount the host's root (after its processes ended)
 set -euo pipefail
 SB=${SOUNZ_SANDBOX_DIR:-/var/lib/sounz-sandbox}
-# The pair's addresses in this sandbox (sandbox/index.ts passes them; sandbox 0's by default).
+# The pair's addresses in this sandbox (SCRIPT_ENV of sandbox/layout.ts; sandbox 0's by default).
 SLAYER=${SOUNZ_SANDBOX_SLAYER:-198.51.100.11}
 MEGADETH=${SOUNZ_SANDBOX_MEGADETH:-198.51.100.12}
 cmd=$1; name=$2
 H=$SB/hosts/$name
 ROOT=$H/root
-# The host's network namespace (sandbox/index.ts passes it: sandbox 1's are sounz1-<name>).
+# The host's network namespace (SCRIPT_ENV of sandbox/layout.ts: sandbox 1's are sounz1-<name>).
 NETNS=${SOUNZ_SANDBOX_NETNS_PREFIX:-sounz-}$name
 # persistent dir -> runbook path (the rest of the host, PostgreSQL's cluster included, lives in its root's upper layer)
 # shellcheck source=binds.sh
