@@ -7,7 +7,7 @@ import { continuousSettings, cronJobsOf } from '../model/continuous';
 import { GENERATION_DIR } from '../model/generation';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
 import { ReplicationCron } from '../providers/replicationCron';
-import { ReplicationSettings } from '../providers/replicationScript';
+import { KEPT_DEFAULTS, ReplicationSettings } from '../providers/replicationScript';
 import { RsyncDaemon } from '../providers/rsyncDaemon';
 import { GENERATION_MODULE, ServiceGuard } from '../providers/serviceGuard';
 import { StatusFile } from '../providers/statusFile';
@@ -40,9 +40,11 @@ export function sounzModules(replication: StackConfig['replication']): Record<st
 
 /** What sounz-replicate needs to know, on either side of the replication. */
 export function replicationSettings(config: StackConfig): ReplicationSettings {
-  const { database, dumpDir, indexDir, keepDays, runTimeout } = config.replication;
+  const { database, dumpDir, indexDir, keepDays, runTimeout, keepCopies, freeFloorMegabytes } = config.replication;
   return {
     database, dumpDir, indexDir, keepDays, runTimeout,
+    keepCopies: keepCopies ?? KEPT_DEFAULTS.keepCopies,
+    freeFloorMegabytes: freeFloorMegabytes ?? KEPT_DEFAULTS.freeFloorMegabytes,
     pair: `${config.primary.name}/${config.secondary.name}`,
     sounzRsyncPort: config.ports.sounzRsync,
     apolloRsyncPort: config.ports.apolloRsync,

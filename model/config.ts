@@ -16,6 +16,8 @@ import {
   interfaceName,
   ipv4Address,
   keepDays,
+  keepCopies,
+  freeFloorMegabytes,
   keepDataDirectories,
   maxClockSkew,
   maxSlotWalKeepSize,
@@ -142,6 +144,11 @@ export const stackConfigSchema = z
             keepDays: keepDays.default(DEFAULTS.replication.keepDays),
             /** How long one replication run may last (seconds): the host ends it then, putting back what it staged. */
             runTimeout: runTimeout.default(DEFAULTS.replication.runTimeout),
+            // Optional, so that a config parses to what it always did; replicationSettings gives the defaults.
+            /** How many copies a copy keeps of what it replaced, per data area and for the database (14). */
+            keepCopies: keepCopies.optional(),
+            /** The free space (MB) a copy leaves on every filesystem it writes to; kept copies go first (1024). */
+            freeFloorMegabytes: freeFloorMegabytes.optional(),
             // Optional rather than defaulted, so that a nightly config parses to what it always did;
             // model/continuous.ts reads them with their defaults (REPLICATION_MODE_DEFAULTS).
             /** nightly: the runbook's copy every night; continuous: streaming replication of the database. */
@@ -155,7 +162,7 @@ export const stackConfigSchema = z
             /** In continuous mode, the most WAL (MB) the server keeps for a standby that does not take it; beyond, the slot is lost. */
             maxSlotWalKeepSize: maxSlotWalKeepSize.optional(),
           },
-          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, runTimeout, mode, filesSchedule, password, keepDataDirectories, maxSlotWalKeepSize}' },
+          { invalid_type_error: 'an object {schedule, dumpDir, indexDir, dataDirs, database, appRole, keepDays, runTimeout, keepCopies, freeFloorMegabytes, mode, filesSchedule, password, keepDataDirectories, maxSlotWalKeepSize}' },
         )
         .strict(),
     ),

@@ -144,6 +144,10 @@ export function grammar(z: Zod) {
 
   const runTimeout = integer(60, 86_400, 'a number of seconds, an integer from 60 to 86400');
 
+  const keepCopies = integer(1, 1000, 'a number of kept copies, an integer from 1 to 1000');
+
+  const freeFloorMegabytes = integer(0, 1_048_576, 'a number of megabytes, an integer from 0 to 1048576');
+
   const keepDataDirectories = integer(1, 100, 'a number of data directories, an integer from 1 to 100');
 
   const maxSlotWalKeepSize = integer(64, 1_048_576, 'a size in MB, an integer from 64 to 1048576');
@@ -216,7 +220,7 @@ export function grammar(z: Zod) {
     errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
   });
 
-  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, runTimeout, keepDataDirectories, maxSlotWalKeepSize, maxClockSkew, cronSchedule };
+  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, runTimeout, keepCopies, freeFloorMegabytes, keepDataDirectories, maxSlotWalKeepSize, maxClockSkew, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

@@ -20,6 +20,8 @@ export const {
   roleName,
   keepDays,
   runTimeout,
+  keepCopies,
+  freeFloorMegabytes,
   keepDataDirectories,
   maxSlotWalKeepSize,
   maxClockSkew,

@@ -38,6 +38,8 @@ export function nextRunText(jobs: ReplicationJob[], schedule: string, now: Date 
 }
 
 export function renderCronFile(inputs: ReplicationCronInputs): string {
+  // No timeout(1) on the lines: every run of the command bounds itself (it runs again under timeout
+  // with RUN_BOUND_SECONDS, from replication.conf), so cron, "replicate now" and a grab share one bound.
   const lines = inputs.jobs.map((job) => {
     const args = job === 'dump' ? 'dump' : `${job} ${inputs.source}`;
     const schedule = job === 'pull-files' ? inputs.filesSchedule : inputs.schedule;

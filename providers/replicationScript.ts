@@ -20,9 +20,16 @@ export interface ReplicationSettings {
   pair: string;
   /** How long a copy keeps what it replaced. */
   keepDays: number;
+  /** How many copies it keeps of what it replaced, per data area and for the database. */
+  keepCopies: number;
+  /** The free space (MB) a run leaves on every filesystem it writes to: kept copies go first, else it is refused. */
+  freeFloorMegabytes: number;
   /** How long one run may last, in seconds: the host ends it then (RUN_BOUND_SECONDS). */
   runTimeout: number;
 }
+
+/** When the stack config leaves them out: two weeks of nightly copies, and a gigabyte. */
+export const KEPT_DEFAULTS = { keepCopies: 14, freeFloorMegabytes: 1024 };
 
 export interface ReplicationRunOptions {
   /** Wait for a run already in progress (a nightly one) instead of giving up. */
@@ -73,6 +80,8 @@ export function renderSettings(settings: ReplicationSettings & { host: string })
     `HOST=${settings.host}`,
     `PAIR=${settings.pair}`,
     `KEEP_DAYS=${settings.keepDays}`,
+    `KEEP_COPIES=${settings.keepCopies}`,
+    `FREE_FLOOR_MB=${settings.freeFloorMegabytes}`,
     `RUN_BOUND_SECONDS=${settings.runTimeout}`,
     '',
   ].join('\n');
@@ -108,6 +117,8 @@ export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dyna
           return names.length === 2 && names[0] !== names[1] && names.every((n) => g.hostName.safeParse(n).success);
         }, 'two different host names "<primary>/<secondary>"'),
         keepDays: g.keepDays,
+        keepCopies: g.keepCopies,
+        freeFloorMegabytes: g.freeFloorMegabytes,
         runTimeout: g.runTimeout,
       }), news);
     },

@@ -154,8 +154,11 @@ test('TERM during a landing: before the landing the receiver is exactly as befor
   expect(await lockOf('megadeth')).toBe('free');
 });
 
-test('the copy carries the database as a whole: its own settings and its roles\' settings in it', async () => {
+test('the copy carries the database as a whole: its own settings, its roles\' settings in it and its grants', async () => {
   await sql('slayer', "create role app_role; alter role app_role in database sounz set work_mem to '8MB'; alter database sounz set search_path to app, public");
+  await sql('slayer', 'grant connect, temporary on database sounz to app_role');
+  const grants = (host: sandbox.HostName) => sql(host, "select datacl::text from pg_database where datname = 'sounz'");
+  expect(await grants('megadeth')).not.toContain('app_role');
   const settings = (host: sandbox.HostName) => sql(host, "select coalesce(r.rolname, '-') || ' ' || array_to_string(s.setconfig, ',') " +
     "from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase left join pg_roles r on r.oid = s.setrole where d.datname = 'sounz' order by 1");
   expect(await settings('megadeth')).toBe('');
@@ -163,6 +166,94 @@ test('the copy carries the database as a whole: its own settings and its roles\'
   expect((await pullOnMegadeth()).code).toBe(0);
   expect(await settings('megadeth')).toBe('- search_path=app, public\napp_role work_mem=8MB');
   expect(await settings('megadeth')).toBe(await settings('slayer'));
+  expect(await grants('megadeth')).toContain('app_role=Tc/postgres');
+  expect(await grants('megadeth')).toBe(await grants('slayer'));
+});
+
+/** Megadeth's kept copies: the stamps of its kept databases, and of each tree's kept folder. */
+const TREES = ['/data/sounz', '/usr/share/sounz', '/var/lib/apollo/index'];
+async function keptOnMegadeth() {
+  const stamps = (await databases('megadeth')).filter((n) => n.startsWith('sounz-kept-')).map((n) => n.slice('sounz-kept-'.length));
+  const trees = await Promise.all(TREES.map((t) => sh('megadeth', `ls ${t}/.sounz-replication/kept 2>/dev/null; true`)));
+  return { databases: stamps.sort(), trees: trees.map((t) => t.split('\n').filter(Boolean).sort()) };
+}
+const dumpAndPull = async () => {
+  expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+  return pullOnMegadeth();
+};
+
+test('bounded in disk by count: the newest KEEP_COPIES stay, in the order they were kept whatever their dates say', async () => {
+  await withSettings('megadeth', 'KEEP_COPIES=2', async () => {
+    const pulled = await dumpAndPull();
+    expect(pulled.code).toBe(0);
+    const kept = await keptOnMegadeth();
+    expect(kept.databases).toHaveLength(2);
+    expect(kept.trees).toEqual(TREES.map(() => kept.databases));
+    // Earlier tests kept more: the run pruned them, and said why.
+    expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toMatch(/pruned the kept database sounz-kept-\S+ \(after the run: beyond the newest 2\)/);
+
+    // The clock was ahead when the newest was kept (its name says 2099), and is right again now.
+    const [older, newest] = kept.databases.sort((x, y) => Number(x.split('-n')[1]) - Number(y.split('-n')[1]));
+    const ahead = newest.replace(/^\d{8}-\d{6}/, '20991231-235959');
+    await sql('megadeth', `alter database \\"sounz-kept-${newest}\\" rename to \\"sounz-kept-${ahead}\\"`);
+    for (const t of TREES) await sh('megadeth', `mv ${t}/.sounz-replication/kept/${newest} ${t}/.sounz-replication/kept/${ahead}`);
+    const next = await dumpAndPull();
+    expect(next.code).toBe(0);
+    const made = /^kept: sounz-kept-(\S+)/m.exec(next.stdout)![1];
+    expect(Number(made.split('-n')[1])).toBe(Number(newest.split('-n')[1]) + 1);
+    const now = await keptOnMegadeth();
+    // The copy kept a moment ago and the one dated 2099 stay; the one kept before them goes.
+    expect(now.databases).toEqual([ahead, made].sort());
+    expect(now.trees).toEqual(TREES.map(() => now.databases));
+    expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toContain(`pruned the kept database sounz-kept-${older} (after the run: beyond the newest 2)`);
+  });
+});
+
+test('bounded in disk by free space: a data area without room for the copy refuses it before anything is staged, naming its filesystem', async () => {
+  // A 4 MB tmpfs on megadeth's /usr/share/sounz (what it held copied in, kept copies too, which go
+  // first when room is short); slayer's holds 16 MB more.
+  await sh('slayer', 'head -c 16M /dev/urandom >/usr/share/sounz/big.bin');
+  await sh('megadeth', 'mkdir -p /tmp/usr-share-sounz && cp -a /usr/share/sounz/. /tmp/usr-share-sounz/ && ' +
+    'mount -t tmpfs -o size=4m tmpfs /usr/share/sounz && cp -a /tmp/usr-share-sounz/. /usr/share/sounz/');
+  try {
+    const before = await sh('megadeth', 'ls -A /usr/share/sounz');
+    const rows = await sql('megadeth', 'select id from works order by id');
+    expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
+    const refused = await withSettings('megadeth', 'FREE_FLOOR_MB=0', pullOnMegadeth);
+    expect(refused.code).toBe(73);
+    const [, free, needed] = /the filesystem at \/usr\/share\/sounz \(for \/usr\/share\/sounz\) has (\d+) bytes free; this run needs (\d+) bytes there/.exec(refused.stderr) ?? [];
+    expect(Number(needed)).toBeGreaterThan(16 << 20);
+    expect(Number(free)).toBeLessThan(4 << 20);
+    expect(await lastLogLine('megadeth')).toMatch(/REFUSED: the filesystem at \/usr\/share\/sounz .* refusing to start \(nothing changed here\)$/);
+    expect(await sh('megadeth', 'ls -A /usr/share/sounz')).toBe(before);
+    expect(await sh('megadeth', 'ls -A /usr/share/sounz/.sounz-replication')).not.toContain('incoming');
+    expect(await sql('megadeth', 'select id from works order by id')).toBe(rows);
+    expect(await databases('megadeth')).not.toContain('sounz-incoming');
+    expect(await lockOf('megadeth')).toBe('free');
+  } finally {
+    await sh('megadeth', 'umount /usr/share/sounz; rm -rf /tmp/usr-share-sounz');
+    await sh('slayer', 'rm -f /usr/share/sounz/big.bin');
+  }
+});
+
+test('bounded in disk by the floor: the run prunes kept copies first, then refuses for the filesystems still under it; so does a dump', async () => {
+  expect((await keptOnMegadeth()).databases.length).toBeGreaterThan(0);
+  const rows = await sql('megadeth', 'select id from works order by id');
+  // A floor of a terabyte: more than any filesystem here has free.
+  const refused = await withSettings('megadeth', 'FREE_FLOOR_MB=1048576', pullOnMegadeth);
+  expect(refused.code).toBe(73);
+  expect(refused.stderr).toMatch(/the filesystem at \/\S* \(for .*\) has \d+ bytes free; this run needs \d+ bytes there and leaves the floor of 1048576 MB \(FREE_FLOOR_MB\): refusing to start/);
+  // Every kept copy went before the run (the floor is beyond reach on every filesystem), and the log says why.
+  expect(await keptOnMegadeth()).toEqual({ databases: [], trees: TREES.map(() => []) });
+  expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toMatch(
+    /pruned the kept database sounz-kept-\S+ \(before the run: \/\S* had \d+ bytes free, under the floor of 1048576 MB\)/);
+  expect(await sql('megadeth', 'select id from works order by id')).toBe(rows);
+  expect(await databases('megadeth')).not.toContain('sounz-incoming');
+
+  const dump = await withSettings('slayer', 'FREE_FLOOR_MB=1048576', () => replicateCommand('slayer', 'dump'));
+  expect(dump.code).toBe(73);
+  expect(dump.stderr).toMatch(/the filesystem at \/\S* \(for \/var\/backups\/sounz\) has \d+ bytes free; this run needs \d+ bytes there/);
+  expect(await sh('slayer', `ls ${DUMPS}`)).not.toContain('partial');
 });
 
 test('a promotion ends the restore in progress: restore paused, slayer killed, EMERGENCY, resumed: the live row stays, the run is gone, the lock free', async () => {

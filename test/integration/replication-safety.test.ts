@@ -126,7 +126,7 @@ test('finding 4: a 60-character database name never collides with its working na
   }
 });
 
-test('finding 5: a copy keeps what it replaces on the receiver, named by date and generation, and prunes it after keepDays', async () => {
+test('finding 5: a copy keeps what it replaces on the receiver, named by date, generation and sequence, and prunes it after keepDays', async () => {
   // What megadeth holds that slayer never had (a host back from RECOVERY, say).
   await setGenerations('megadeth', { served: 2, data: 2 });
   await setGenerations('slayer', { served: 3, data: 3 });
@@ -138,18 +138,19 @@ test('finding 5: a copy keeps what it replaces on the receiver, named by date an
   expect(await out('megadeth', 'ls /data/sounz')).toBe('score.pdf\n');
 
   const kept = keptOf(result.stdout);
-  const stamp = /^sounz-kept-(\d{8}-\d{6}-g2)$/.exec(kept[0])?.[1];
+  const stamp = /^sounz-kept-(\d{8}-\d{6}-g2-n\d+)$/.exec(kept[0])?.[1];
   expect(stamp).toBeDefined();
   expect(kept.slice(1).sort()).toEqual(['/data/sounz', '/usr/share/sounz', '/var/lib/apollo/index']
     .map((dir) => `${dir}/.sounz-replication/kept/${stamp}`).sort());
   expect(await sql('megadeth', 'select title from works where id = 7', kept[0])).toBe('written on megadeth only');
   expect(await out('megadeth', `cat /data/sounz/.sounz-replication/kept/${stamp}/own.txt /var/lib/apollo/index/.sounz-replication/kept/${stamp}/_9.cfs`))
     .toBe('own\nown-segment\n');
-  expect(await generalLog('megadeth')).toContain(`kept what they replaced for 7 days: ${kept.join(' ')}`);
+  expect(await generalLog('megadeth')).toContain(`kept what they replaced (the newest 14 copies, for 7 days): ${kept.join(' ')}`);
   // The data here is now the source's: generation 3, a copy.
   expect(await out('megadeth', 'cat /etc/sounz/generation/data')).toBe('3\n');
 
-  // Eight days on (the stamps say so), the next run prunes them and keeps its own.
+  // Eight days on (the stamps say so, without a sequence number: an older script's names, the oldest),
+  // the next run prunes them and keeps its own.
   await sql('megadeth', `alter database "${kept[0]}" rename to "sounz-kept-20200101-000000-g2"`, 'postgres');
   for (const dir of kept.slice(1)) await sh('megadeth', `mv ${dir} ${dir.replace(stamp!, '20200101-000000-g2')}`);
   const next = await replicate();
@@ -158,7 +159,8 @@ test('finding 5: a copy keeps what it replaces on the receiver, named by date an
   expect(keptNow).toContain(keptOf(next.stdout)[0]);
   expect(keptNow).not.toContain('sounz-kept-20200101-000000-g2');
   expect(await out('megadeth', 'ls /data/sounz/.sounz-replication/kept')).not.toContain('20200101');
-  expect(await generalLog('megadeth')).toContain('pruned the kept database sounz-kept-20200101-000000-g2 (older than 7 days)');
+  // Earlier tests kept newer copies (higher sequence numbers), so it is not the newest: it goes before the run.
+  expect(await generalLog('megadeth')).toContain('pruned the kept database sounz-kept-20200101-000000-g2 (before the run: older than 7 days)');
 });
 
 test('finding 6: database, data areas and index land together or not at all', async () => {

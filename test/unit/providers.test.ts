@@ -190,10 +190,18 @@ test('ServiceChecks passes the application\'s role to its script, or "" when the
 
 describe('ReplicationScript', () => {
   const settings = { database: 'sounz', dumpDir: '/var/backups/sounz', indexDir: '/var/lib/apollo/index', sounzRsyncPort: 18993,
-    apolloRsyncPort: 18983, modules: { 'data-sounz': '/data/sounz' }, pair: 'slayer/megadeth', keepDays: 7, runTimeout: 14_400 };
+    apolloRsyncPort: 18983, modules: { 'data-sounz': '/data/sounz' }, pair: 'slayer/megadeth', keepDays: 7, runTimeout: 14_400, keepCopies: 14, freeFloorMegabytes: 1024 };
 
   test('the settings name this host, the pair its markers must carry, and how long copies keep what they replace', () => {
-    expect(renderSettings({ ...settings, host: 'slayer' })).toContain('HOST=slayer\nPAIR=slayer/megadeth\nKEEP_DAYS=7\n');
+    expect(renderSettings({ ...settings, host: 'slayer' })).toContain('HOST=slayer\nPAIR=slayer/megadeth\nKEEP_DAYS=7\nKEEP_COPIES=14\nFREE_FLOOR_MB=1024\n');
+  });
+
+  test('check refuses no kept copies and a floor that is not a whole number of megabytes', async () => {
+    const result = await replicationScriptProvider(fakeRunner().run).check!({},
+      { ...connection, script: '#!/bin/sh\n', ...settings, keepCopies: 0, freeFloorMegabytes: 1.5 });
+    expect(result.failures).toEqual([
+      expect.objectContaining({ property: 'keepCopies', reason: expect.stringContaining('from 1 to 1000') }),
+      expect.objectContaining({ property: 'freeFloorMegabytes', reason: expect.stringContaining('from 0 to 1048576') })]);
   });
 
   test('the settings bound each run by the config\'s runTimeout, and check refuses a bound under a minute', async () => {
