@@ -19,7 +19,12 @@ interface Fault { step: string; make: string; mend: (host: HostName) => Promise<
 const FAULTS: Fault[] = [
   { step: 'claim', make: 'printf "#!/bin/sh\\nexit 2\\n" >/run/arping-broken && chmod +x /run/arping-broken && mount --bind /run/arping-broken "$(command -v arping)"',
     mend: (host) => sh(host, 'umount "$(command -v arping)"') },
-  { step: 'data-grab', make: 'runuser -u postgres -- pg_ctlcluster 15 main stop', mend: (host) => sh(host, 'runuser -u postgres -- pg_ctlcluster 15 main start') },
+  // PostgreSQL stopped the way its host runs it (systemd's unit on a Debian host; pg_ctl on a namespace host,
+  // whose cluster keeps its config in its data directory); the sandbox starts it again as it started it.
+  { step: 'data-grab',
+    make: sandbox.HOST_KIND === 'debian' ? 'systemctl stop postgresql@15-main'
+      : 'runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/postgresql/15/main stop -m fast',
+    mend: () => sandbox.up() },
   // The sandbox starts again what it runs and finds stopped.
   { step: 'checks', make: 'kill "$(cat /run/sounz/mongrel.8001.pid)"', mend: () => sandbox.up() },
 ];
@@ -28,6 +33,12 @@ const SWITCHES: { name: string; from: Pair; to: Pair; server: HostName; old: Hos
   { name: 'planned switchover', from: NORMAL, to: RECOVERY, server: 'megadeth', old: 'slayer', oldStatus: 'production' },
   { name: 'back to NORMAL', from: RECOVERY, to: NORMAL, server: 'slayer', old: 'megadeth', oldStatus: 'standby_as_production' },
 ];
+
+/** The engine's own error lines (each once), which say why an up failed; its first line says only that it did. */
+function errorsOf(error: Error): string {
+  const lines = error.message.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('error: '));
+  return [...new Set(lines)].join(' | ') || error.message.split('\n')[0];
+}
 
 /** A small seeded shuffle (mulberry32), so that a sample can be run again. */
 function shuffled<T>(items: T[], seed: number): T[] {
@@ -72,7 +83,7 @@ async function main() {
         if (status !== s.oldStatus) violations.push(`${s.old} serves with status ${status}, not ${s.oldStatus}`);
         if (await sh(s.old, 'test -e /etc/cron.d/sounz-guard && echo guard || true') !== 'guard') violations.push(`${s.old} serves without its guard`);
       }
-      await engine.up(`${s.name}: run again`).catch((e: Error) => violations.push(`the re-run failed: ${e.message.split('\n')[0]}`));
+      await engine.up(`${s.name}: run again`).catch((e: Error) => violations.push(`the re-run failed: ${errorsOf(e)}`));
       if (await servedBy() !== s.server) violations.push(`after the re-run ${await servedBy()} serves, not ${s.server}`);
     } finally {
       await engine.dispose({ destroy: false });
