@@ -37,6 +37,7 @@ export function parseFacts(stdout: string): HostFacts {
     replicationRunning: value.replication === 'running',
     databaseBytes: /^\d+$/.test(value.database ?? '') ? Number(value.database) : undefined,
     freeBytes: count('free'),
+    ...(/^\d+$/.test(value.pgfree ?? '') ? { postgresFreeBytes: Number(value.pgfree) } : {}),
     mac: value.mac || undefined,
     lastReplication: value.lastcopy || undefined,
     // Only when the host was asked (older observers did not ask).

@@ -29,6 +29,8 @@ export interface HostFacts {
   databaseBytes: number | undefined;
   /** Free bytes where the dumps go. */
   freeBytes: number;
+  /** Free bytes on PostgreSQL's data filesystem, where a restore builds its database; unknown to older observers. */
+  postgresFreeBytes?: number;
   /** The service interface's MAC (`npm run status` names who answers ARP by it). */
   mac?: string;
   /** The host's stamp of the last copy it received, "<dump time> <source>" or "never". */
@@ -210,6 +212,10 @@ function checkGrab(situation: Situation, plan: SwitchPlan):
     ...(to.replicationRunning ? [`a replication run holds the lock on the ${grab.to}${holder(to)}`] : []),
     ...(from.databaseBytes !== undefined && to.freeBytes < from.databaseBytes
       ? [`the ${grab.to} has ${to.freeBytes} bytes free for the dump, the database on the ${grab.from} takes ${from.databaseBytes}`] : []),
+    // The restore builds the copy beside the live database before it swaps them.
+    ...(from.databaseBytes !== undefined && to.postgresFreeBytes !== undefined && to.postgresFreeBytes < from.databaseBytes
+      ? [`the ${grab.to} has ${to.postgresFreeBytes} bytes free on PostgreSQL's filesystem for the restore, the database on the ` +
+        `${grab.from} takes ${from.databaseBytes}`] : []),
   ];
   if (problems.length === 0) return { grab };
   if (!grab.mandatory) return { grab: undefined, skipped: `best-effort grab skipped: ${problems.join('; ')}` };

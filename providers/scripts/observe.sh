@@ -48,3 +48,6 @@ echo "slots=$(echo "select string_agg(slot_name || ' ' || active || ' ' || coale
   runuser -u postgres -- psql -qtAX 2>/dev/null)"
 dir=$dumps; while [ ! -d "$dir" ]; do dir=$(dirname "$dir"); done
 echo "free=$(df -PB1 "$dir" | awk 'NR == 2 { print $4 }')"
+# Where a restore builds its database: PostgreSQL's data directory, as the server names it (nothing when it does not answer).
+pgdata=$(runuser -u postgres -- psql -qtAX -c 'show data_directory' 2>/dev/null || true)
+[ -z "$pgdata" ] || echo "pgfree=$(df -PB1 "$pgdata" | awk 'NR == 2 { print $4 }')"

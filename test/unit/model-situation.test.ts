@@ -50,6 +50,9 @@ test('finding 1: what a grab needs is checked first: the lock, the database, the
     .toMatchObject({ ok: false, reason: expect.stringContaining('the primary has no database to dump') });
   expect(planUp(normal({ databaseBytes: 5000 }, { freeBytes: 10 }), RECOVERY, SERVICE))
     .toMatchObject({ ok: false, reason: expect.stringContaining('the secondary has 10 bytes free for the dump, the database on the primary takes 5000') });
+  expect(planUp(normal({ databaseBytes: 5000 }, { postgresFreeBytes: 4999 }), RECOVERY, SERVICE))
+    .toMatchObject({ ok: false, reason: expect.stringContaining('the secondary has 4999 bytes free on PostgreSQL\'s filesystem for the restore, the database on the primary takes 5000') });
+  expect(planUp(normal({ databaseBytes: 5000 }, { postgresFreeBytes: 5000 }), RECOVERY, SERVICE)).toMatchObject({ ok: true });
   expect(planUp(normal({}, { missingCommands: ['arping'] }), RECOVERY, SERVICE))
     .toMatchObject({ ok: false, reason: 'preflight: the secondary lacks commands its part needs: arping' });
   // A best-effort grab is skipped instead, and says why.
@@ -107,9 +110,10 @@ test('finding 3: the label is read from what ip prints before the lifetimes, not
 
 test('the preflight\'s lines parse into facts; a missing record reads as generation 0', () => {
   expect(parseFacts('status=standby\nswitch=4\nserved=\ndata=3\nheld=no\naddresses=198.51.100.12/24 \nmissing= arping\n' +
-    'replication=idle\ndatabase=7753219\nreadonly=0\nfree=123\n')).toEqual({
+    'replication=idle\ndatabase=7753219\nreadonly=0\nfree=123\npgfree=456\n')).toEqual({
     status: 'standby', record: { switch: 4, served: 0, data: 3 }, holdsServiceIp: false, databaseReadOnly: false,
     interfaceAddresses: ['198.51.100.12/24'], missingCommands: ['arping'], replicationRunning: false, databaseBytes: 7753219, freeBytes: 123,
+    postgresFreeBytes: 456,
   });
   expect(parseFacts('status=bogus\ndatabase=\n')).toMatchObject({ status: undefined, databaseBytes: undefined });
 });
