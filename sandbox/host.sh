@@ -4,10 +4,8 @@
 #   host.sh start <name> <addr>                    (inside the host's mount/UTS/net namespaces) mounts + services
 #   host.sh check <name>                           (inside the host) one line per service: "<svc> ok|down"
 set -euo pipefail
-SB=${SOUNZ_SANDBOX_DIR:-/var/lib/sounz-sandbox}
-# The pair's addresses in this sandbox (SCRIPT_ENV of sandbox/layout.ts; sandbox 0's by default).
-SLAYER=${SOUNZ_SANDBOX_SLAYER:-198.51.100.11}
-MEGADETH=${SOUNZ_SANDBOX_MEGADETH:-198.51.100.12}
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cmd=$1; name=$2
 H=$SB/hosts/$name
 PGBIN=/usr/lib/postgresql/15/bin
@@ -16,8 +14,6 @@ MONGREL_PORTS_DEFAULT="8000 8001 8002"
 
 # persistent dir -> runbook path inside the host: the binds of both kinds of host, and what a
 # namespace host keeps outside its root (a Debian host keeps them in its root's upper layer)
-# shellcheck source=binds.sh
-source "$(dirname "${BASH_SOURCE[0]}")/binds.sh"
 MOUNTS=("${BINDS[@]}" "postgresql:/var/lib/postgresql" "root-home:/root" "spool-cron:/var/spool/cron")
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }

@@ -7,18 +7,14 @@
 #                                               again after a `systemctl reboot` (nspawn exits 133), ends at power-off
 #   machine.sh release <name>                   (root namespace) unmount the host's root (after its processes ended)
 set -euo pipefail
-SB=${SOUNZ_SANDBOX_DIR:-/var/lib/sounz-sandbox}
-# The pair's addresses in this sandbox (SCRIPT_ENV of sandbox/layout.ts; sandbox 0's by default).
-SLAYER=${SOUNZ_SANDBOX_SLAYER:-198.51.100.11}
-MEGADETH=${SOUNZ_SANDBOX_MEGADETH:-198.51.100.12}
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cmd=$1; name=$2
 H=$SB/hosts/$name
 ROOT=$H/root
 # The host's network namespace (SCRIPT_ENV of sandbox/layout.ts: sandbox 1's are sounz1-<name>).
 NETNS=${SOUNZ_SANDBOX_NETNS_PREFIX:-sounz-}$name
-# persistent dir -> runbook path (the rest of the host, PostgreSQL's cluster included, lives in its root's upper layer)
-# shellcheck source=binds.sh
-source "$(dirname "${BASH_SOURCE[0]}")/binds.sh"
+# The binds (common.sh) are a host's persistent dirs; the rest of the host, PostgreSQL's cluster included, lives in its root's upper layer.
 
 case "$cmd" in
 prepare)

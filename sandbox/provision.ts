@@ -46,7 +46,7 @@ export function ensurePackages(log: (s: string) => void = () => undefined): stri
 function installHelpers(): void {
   const bin = path.join(STATE_DIR, 'bin');
   fs.mkdirSync(bin, { recursive: true, mode: 0o755 });
-  for (const f of ['host.sh', 'machine.sh', 'binds.sh', 'standin.js']) {
+  for (const f of ['host.sh', 'machine.sh', 'common.sh', 'standin.js']) {
     fs.copyFileSync(path.join(__dirname, f), path.join(bin, f));
     fs.chmodSync(path.join(bin, f), 0o755);
   }
