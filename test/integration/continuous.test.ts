@@ -326,7 +326,10 @@ describe('switching the replication mode is a config change and up, both ways', 
     const keptBefore = await sh('slayer', `ls -d ${PGDATA}.kept-*`);
     await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
     await engine.up('replication mode: continuous');
-    expect(await sql('slayer', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")).toBe(address('megadeth'));
+    // The set-up saw it stream before its step ended; the full test run (two bands on two cores) once
+    // found no streaming receiver at the instant of this query, so it is asked for up to 10 s.
+    await until('slayer streams from megadeth', async () =>
+      (await sql('slayer', "SELECT sender_host FROM pg_stat_wal_receiver WHERE status = 'streaming'")) === address('megadeth'), 10);
     await sql('megadeth', `INSERT INTO ${WRITER_TABLE} (n) VALUES (5000000)`);
     await until('the row on slayer', async () => (await rowsOn('slayer')).has(5000000), 10);
     // sounz:replication.keepDataDirectories is 1 since RECOVERY: this rebuild's kept directory replaces RECOVERY's.
