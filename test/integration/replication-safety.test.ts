@@ -277,7 +277,9 @@ test('freeze makes the database read-only for the application until thaw; state 
     expect((await state('megadeth')).lock).toBe('held');
     expect(Date.now() - started).toBeLessThan(1_000);
   } finally {
+    // The dump the run waits for; the run ends before the next test, whatever failed here.
     await dumpOnSlayer();
+    await waiting;
   }
   expect((await waiting).code).toBe(0);
   expect((await state('megadeth')).lock).toBe('free');
