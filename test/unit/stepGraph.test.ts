@@ -38,6 +38,9 @@ beforeAll(async () => {
 interface RegisterRequest { getName(): string; getCustom(): boolean; getDependenciesList(): string[] }
 interface OutputsRequest { getUrn(): string; getOutputs(): { toJavaScript(): Record<string, unknown> } | undefined }
 const outputs = new Map<string, Record<string, unknown>>();
+// Each test waits up to 10 s for the registrations to reach the mocks' monitor (the first one loads the
+// components and the SDK's runtime: on a loaded machine, beside the sandbox bands, that took over 5 s).
+jest.setTimeout(30_000);
 
 const configOf = (mode: string, fencing: boolean): StackConfig => parseStackConfig({
   ...BASE, serviceIp: SERVICE.ip, replication: mode === 'continuous' ? { mode, password: 'not-a-real-password' } : { mode },
