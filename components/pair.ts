@@ -6,7 +6,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { PROJECT_DIR } from '../providers/project';
 import * as pulumi from '@pulumi/pulumi';
-import { StackConfig } from '../model/config';
+import { postgresqlCluster, StackConfig } from '../model/config';
 import { continuousSettings, Lag, Promotion, StreamingPart, streamingParts, standbySlot } from '../model/continuous';
 
 import { Pair, pairText } from '../model/pairs';
@@ -66,7 +66,7 @@ export class SounzPair extends pulumi.ComponentResource {
       const peer = config[otherHost(h)];
       return new StreamingReplication(`${config[h].name}-streaming`, {
         ...hostArgs(config[h], privateKey),
-        role: part.role, peer: peer.address, peerHost: hostArgs(peer, privateKey).connection,
+        role: part.role, ...postgresqlCluster(config), peer: peer.address, peerHost: hostArgs(peer, privateKey).connection,
         password: config.replication.password && pulumi.secret(config.replication.password), generation,
         serverData: plan.recordsAfter[server].data,
         handover: part.handoverFrom !== undefined, handoverMandatory: part.handoverMandatory, rebuild: part.rebuild,

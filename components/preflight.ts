@@ -7,7 +7,7 @@ import { execFile } from 'child_process';
 import { lookup } from 'dns/promises';
 import { isIP } from 'net';
 import { promisify } from 'util';
-import { StackConfig } from '../model/config';
+import { postgresqlCluster, StackConfig } from '../model/config';
 import { continuousSettings, parseSlots, Slot, slotText, standbySlot } from '../model/continuous';
 import { GENERATION_DIR } from '../model/generation';
 import { Pair, servingHost } from '../model/pairs';
@@ -17,7 +17,7 @@ import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { hostScript } from '../providers/project';
 import { CONNECT_TIMEOUT_MS, PROBE_TIMEOUT_MS, Runner, runOverSsh, script, sshTarget } from '../providers/ssh';
 
-const OBSERVE = hostScript('observe.sh');
+const OBSERVE = hostScript('cluster.sh') + hostScript('observe.sh');
 
 /** The facts in the observation's key=value lines. */
 export function parseFacts(stdout: string): HostFacts {
@@ -78,6 +78,8 @@ export interface PreflightFacts extends HostFacts {
   clock?: ClockReading;
   /** A hot standby's WAL receiver: "streaming from <upstream>, <n> bytes not replayed"; empty when none runs. */
   walReceiver?: string;
+  /** The PostgreSQL cluster of sounz:postgresql as found there ("15/main postgresql-common port 5432 <data directory>"), or "missing: ..." */
+  cluster?: string;
   /** The replication slots this host keeps for a standby (continuous mode), when it was asked. */
   slots?: Slot[];
 }
@@ -119,21 +121,23 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
   if (declaredDown && (await arp(config[host].address)) === false) {
     return { reachable: false, error: `${config[host].name}: no ARP answer from ${config[host].address} within ${(ARP_PROBE.attempts * ARP_PROBE.attemptMs) / 1000} s` };
   }
+  const pg = postgresqlCluster(config);
   try {
     const sent = Date.now();
     const { stdout } = await run(sshTarget(config[host], config.sshPrivateKey),
       script(OBSERVE, config.serviceIp, config.serviceInterface, config.replication.database,
-        config.replication.dumpDir, GENERATION_DIR, REPLICATE_COMMAND, ...NEEDED_COMMANDS),
+        config.replication.dumpDir, GENERATION_DIR, REPLICATE_COMMAND, pg.version, pg.cluster, String(pg.port), ...NEEDED_COMMANDS),
       { connectTimeoutMs: timeout, timeoutMs: 5_000 });
     const back = Date.now();
     const hostSeconds = Number(/^clock=(\d+(?:\.\d+)?)$/m.exec(stdout)?.[1] ?? NaN);
     const clock = Number.isFinite(hostSeconds)
       ? { hostSeconds, operatorSeconds: (sent + back) / 2000, uncertaintySeconds: (back - sent) / 2000 } : undefined;
     const receiver = /^receiver=(.*)$/m.exec(stdout)?.[1].trim();
+    const cluster = /^cluster=(.*)$/m.exec(stdout)?.[1].trim();
     const slots = /^slots=(.*)$/m.exec(stdout)?.[1];
     const { faults, deployed } = recordFaults(stdout);
     const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: faults, recordsWritten: deployed, ...(clock ? { clock } : {}),
-      ...(receiver === undefined ? {} : { walReceiver: receiver }), ...(slots === undefined ? {} : { slots: parseSlots(slots) }) };
+      ...(receiver === undefined ? {} : { walReceiver: receiver }), ...(cluster === undefined ? {} : { cluster }), ...(slots === undefined ? {} : { slots: parseSlots(slots) }) };
     return { reachable: true, facts };
   } catch (error) {
     return { reachable: false, error: (error as Error).message };
@@ -227,6 +231,15 @@ export function preflightRefusal(config: StackConfig, next: Pair, observed: Reco
           `(WAL receiver: ${facts.walReceiver || 'none running'}): a planned switch to it would promote it without ${config[peer].name}'s last writes`,
         suggestion: `make ${name} stream again (see its PostgreSQL log and primary_conninfo), then run the switch again; ` +
           `nothing has changed. If ${config[peer].name} is dead: npm run switch -- emergency ${config[peer].name} (it promotes what ${name} has)`,
+      };
+    }
+    if (facts.cluster?.startsWith('missing: ')) {
+      const { version, cluster, port } = postgresqlCluster(config);
+      return {
+        reason: `preflight: ${name} has no PostgreSQL cluster ${version}/${cluster} on port ${port} (sounz:postgresql): ${facts.cluster.slice('missing: '.length)}`,
+        suggestion: `set sounz:postgresql to the cluster ${name} runs (pulumi config set --path 'sounz:postgresql.version' <version>, ` +
+          `likewise .cluster and .port; pg_lsclusters on ${name} lists them), or make that cluster there (Debian: apt install ` +
+          `postgresql-${version}, or pg_createcluster ${version} ${cluster}), then run it again; nothing has changed`,
       };
     }
     if (facts.missingCommands && facts.missingCommands.length > 0) {

@@ -24,6 +24,8 @@ import {
   openSshPrivateKey,
   openSshPublicKey,
   port,
+  postgresqlVersion,
+  clusterName,
   prefixLength,
   replicationMode,
   replicationPassword,
@@ -55,6 +57,8 @@ export const DEFAULTS = {
     keepDays: 7,
     runTimeout: 14_400,
   },
+  // Debian 12's cluster as pg_createcluster makes it.
+  postgresql: { version: '15', cluster: 'main', port: 5432 },
 };
 
 /** A missing object section still reports each of its missing fields, and gets its defaults. */
@@ -127,6 +131,22 @@ export const stackConfigSchema = z
         )
         .strict(),
     ),
+    /**
+     * The PostgreSQL cluster on both hosts, as postgresql-common names it (pg_lsclusters); its data and
+     * configuration directories are discovered on the host. Optional, so that a config parses to what it
+     * always did; postgresqlCluster gives the defaults.
+     */
+    postgresql: z
+      .object(
+        {
+          version: postgresqlVersion.optional(),
+          cluster: clusterName.optional(),
+          port: port.optional(),
+        },
+        { invalid_type_error: 'an object {version, cluster, port}' },
+      )
+      .strict()
+      .optional(),
     replication: section(
       z
         .object(
@@ -172,6 +192,12 @@ export const stackConfigSchema = z
   .transform((c) => ({ ...c, serviceLabel: c.serviceLabel ?? `${c.serviceInterface}:1` }));
 
 export type StackConfig = z.output<typeof stackConfigSchema>;
+
+/** sounz:postgresql with Debian's defaults. */
+export function postgresqlCluster(config: StackConfig): typeof DEFAULTS.postgresql {
+  const { version = DEFAULTS.postgresql.version, cluster = DEFAULTS.postgresql.cluster, port = DEFAULTS.postgresql.port } = config.postgresql ?? {};
+  return { version, cluster, port };
+}
 /** `sounz:replication.mode`: the runbook's nightly copy, or PostgreSQL streaming replication (model/continuous.ts). */
 export type ReplicationMode = NonNullable<StackConfig['replication']['mode']>;
 export type HostConfig = StackConfig['primary'];
@@ -200,6 +226,7 @@ const EXAMPLE = {
   fenceCommand: ['ipmitool', '-H', '{host}-ipmi', 'chassis', 'power', 'off'],
   maxClockSkew: 30,
   ports: DEFAULTS.ports,
+  postgresql: DEFAULTS.postgresql,
   replication: { ...DEFAULTS.replication, appRole: 'sounz_app', mode: 'nightly', filesSchedule: '*/5 * * * *', password: '(secret)', keepDataDirectories: 3, maxSlotWalKeepSize: 1024 },
 };
 
@@ -309,6 +336,8 @@ function crossFieldProblems(c: StackConfig, quote: Quote, secretKeys: readonly s
     ...c.ports.mongrels.map((_, i): Path => ['ports', 'mongrels', i]),
     ['ports', 'apolloRsync'],
     ['ports', 'sounzRsync'],
+    // PostgreSQL's port is checked only when set: the default must not turn a config that parsed before into a refusal.
+    ...(c.postgresql?.port === undefined ? [] : [['postgresql', 'port'] as Path]),
   ];
   const used = new Set([...sshPortKeys, ...portKeys].map((path) => valueAt(c, path)));
   const portOwner = new Map<unknown, Path>();

@@ -140,6 +140,14 @@ export function grammar(z: Zod) {
     (s) => /^[a-z_][a-z0-9_]{0,62}$/.test(s) && !s.startsWith('pg_'),
   );
 
+  // postgresql-common's names: a major version, and a cluster name (its unit is postgresql@<version>-<cluster>).
+  const postgresqlVersion = text('a PostgreSQL major version like 15: digits only, at most 2', (s) => /^[1-9][0-9]?$/.test(s));
+
+  const clusterName = text(
+    'a postgresql-common cluster name like main: letters, digits and "_", at most 32 characters',
+    (s) => /^[A-Za-z0-9_]{1,32}$/.test(s),
+  );
+
   const keepDays = integer(1, 365, 'a number of days, an integer from 1 to 365');
 
   const runTimeout = integer(60, 86_400, 'a number of seconds, an integer from 60 to 86400');
@@ -220,7 +228,7 @@ export function grammar(z: Zod) {
     errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
   });
 
-  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, keepDays, runTimeout, keepCopies, freeFloorMegabytes, keepDataDirectories, maxSlotWalKeepSize, maxClockSkew, cronSchedule };
+  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, postgresqlVersion, clusterName, keepDays, runTimeout, keepCopies, freeFloorMegabytes, keepDataDirectories, maxSlotWalKeepSize, maxClockSkew, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

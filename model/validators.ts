@@ -18,6 +18,8 @@ export const {
   absolutePath,
   databaseName,
   roleName,
+  postgresqlVersion,
+  clusterName,
   keepDays,
   runTimeout,
   keepCopies,

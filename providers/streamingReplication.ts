@@ -32,8 +32,9 @@ export interface StreamingReplicationInputs extends ConnectionInputs {
   peerHost: Omit<ConnectionInputs, 'privateKey'>;
   /** A secret input; a detached host needs none. */
   password?: string;
-  dataDir: string;
-  binDir: string;
+  /** The PostgreSQL cluster (sounz:postgresql): its data and configuration directories are discovered on the host. */
+  version: string;
+  cluster: string;
   port: number;
   /** The switch generation: each switch checks the part again. */
   generation: number;
@@ -80,9 +81,9 @@ export function scramVerifier(password: string, salt: Buffer, iterations = 4096)
   return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${stored.toString('base64')}:${server.toString('base64')}`;
 }
 
-// The scripts, each from its own file with the common part before it (providers/scripts/streaming/common.sh:
-// $1 data dir, $2 bin dir, $3 port, $4 the replication role, then the script's own arguments).
-const COMMON = hostScript('streaming/common.sh');
+// The scripts, each from its own file with the common part before it (providers/scripts/streaming/args.sh:
+// $1 the cluster's version, $2 its name, $3 its port, $4 the replication role, then the script's own arguments).
+const COMMON = hostScript('streaming/args.sh') + hostScript('cluster.sh') + hostScript('streaming/common.sh');
 const streamingScript = (name: string) => COMMON + hostScript(`streaming/${name}.sh`);
 const ACCESS = streamingScript('access');
 const PRIMARY = streamingScript('primary');
@@ -117,7 +118,7 @@ const UNKNOWN_LAG: Lag = { seconds: null, bytes: null, lastReplayedTransaction: 
 
 export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const pg = (inputs: StreamingReplicationInputs, text: string, ...args: string[]) =>
-    script(text, inputs.dataDir, inputs.binDir, String(inputs.port), REPLICATION_ROLE, ...args);
+    script(text, inputs.version, inputs.cluster, String(inputs.port), REPLICATION_ROLE, ...args);
   const peerTarget = (inputs: StreamingReplicationInputs): SshTarget => targetOf({ ...inputs.peerHost, privateKey: inputs.privateKey });
 
   /** A standby's lag behind its server, measured on both (the server may not answer). */
@@ -236,9 +237,9 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
           peer: g.hostnameOrIp,
           peerHost: z.object(hostShape).strict(),
           password: g.replicationPassword.optional(),
-          dataDir: g.absolutePath.default('/var/lib/postgresql/15/main'),
-          binDir: g.absolutePath.default('/usr/lib/postgresql/15/bin'),
-          port: g.port.default(5432),
+          version: g.postgresqlVersion,
+          cluster: g.clusterName,
+          port: g.port,
           generation: z.number().int().nonnegative(),
           serverData: z.number().int().nonnegative(),
           handover: z.boolean(),
@@ -255,10 +256,11 @@ export function streamingReplicationProvider(run: Runner = runOverSsh): pulumi.d
       // next up of the same generation no longer asks for it) is no work; so is the number of kept
       // data directories, which only a rebuild applies. The slot and its bound are work.
       const { handover: _h, handoverMandatory: _m, rebuild: _r, keepDataDirectories: _k, ...rest } = news;
-      return diffInputs(olds, rest as StreamingReplicationInputs, ['dataDir']);
+      // Another cluster is another resource. A state from before sounz:postgresql (dataDir, binDir) was Debian's 15/main.
+      return diffInputs({ ...olds, version: olds.version ?? '15', cluster: olds.cluster ?? 'main' }, rest as StreamingReplicationInputs, ['version', 'cluster']);
     },
     async create(inputs: StreamingReplicationInputs) {
-      return { id: `${inputs.host}:${inputs.dataDir}`, outs: await converge(inputs) };
+      return { id: `${inputs.host}:${inputs.version}/${inputs.cluster}`, outs: await converge(inputs) };
     },
     async read(id: string, props: StreamingReplicationOutputs) {
       const target = targetOf(props);
@@ -282,6 +284,9 @@ export function lsnBytes(lsn: string): number {
 
 export interface StreamingReplicationArgs extends HostArgs {
   role: pulumi.Input<StreamingRole>;
+  version: pulumi.Input<string>;
+  cluster: pulumi.Input<string>;
+  port: pulumi.Input<number>;
   peer: pulumi.Input<string>;
   peerHost: pulumi.Input<Omit<ConnectionInputs, 'privateKey'>>;
   password: pulumi.Input<string> | undefined;
@@ -305,10 +310,10 @@ export class StreamingReplication extends HostResource {
   declare readonly slotState: pulumi.Output<Slot | null>;
 
   constructor(name: string, args: StreamingReplicationArgs, opts?: pulumi.CustomResourceOptions) {
-    const { role, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize } = args;
+    const { role, version, cluster, port, peer, peerHost, generation, serverData, handover, handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize } = args;
     super('streamingReplication', streamingReplicationProvider, name, {
       ...connectionProps(args), role, peer, peerHost, password: args.password && pulumi.secret(args.password), generation, serverData, handover,
-      handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize, dataDir: undefined, binDir: undefined, port: undefined,
+      handoverMandatory, rebuild, keepDataDirectories, slot, maxSlotWalKeepSize, version, cluster, port,
       state: undefined, lag: undefined, promotion: undefined, kept: undefined, outcome: undefined, lastFileSync: undefined, slotState: undefined,
     }, { ...opts, additionalSecretOutputs: [...SECRET_OUTPUTS, 'password'] });
   }

@@ -13,8 +13,10 @@ PGDATA=/var/lib/postgresql/15/main
 MONGREL_PORTS_DEFAULT="8000 8001 8002"
 
 # persistent dir -> runbook path inside the host: the binds of both kinds of host, and what a
-# namespace host keeps outside its root (a Debian host keeps them in its root's upper layer)
-MOUNTS=("${BINDS[@]}" "postgresql:/var/lib/postgresql" "root-home:/root" "spool-cron:/var/spool/cron")
+# namespace host keeps outside its root (a Debian host keeps them in its root's upper layer). Its own,
+# empty /etc/postgresql: its cluster is a self-contained data directory (initdb's layout), so that
+# postgresql-common lists no cluster of this machine's there.
+MOUNTS=("${BINDS[@]}" "postgresql:/var/lib/postgresql" "etc-postgresql:/etc/postgresql" "root-home:/root" "spool-cron:/var/spool/cron")
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 pidof_file() { [ -s "$1" ] && head -n1 "$1" | tr -dc 0-9 || true; }

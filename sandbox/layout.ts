@@ -34,7 +34,8 @@ export const VANTAGE = { netns: named('sounz-vantage'), address: at(2), veth: na
  * host.sh) or `debian` (SOUNZ_SANDBOX_HOSTS=debian: Debian 12 containers booted with systemd, machine.sh).
  */
 export const HOST_KIND: 'namespace' | 'debian' = process.env.SOUNZ_SANDBOX_HOSTS === 'debian' ? 'debian' : 'namespace';
-export const PACKAGES = ['openssh-server', 'rsync', 'postgresql', 'cron', 'iputils-arping', 'iproute2', 'procps', 'psmisc', 'keepalived'];
+export const PACKAGES = ['openssh-server', 'rsync', 'postgresql', 'cron', 'iputils-arping', 'iproute2', 'procps', 'psmisc', 'keepalived',
+  ...(HOST_KIND === 'debian' ? ['debootstrap', 'systemd-container'] : [])];
 
 interface HostSpec { address: string; netns: string; veth: string; mac: string; initialStatus: string }
 export const HOSTS: Record<HostName, HostSpec> = {

@@ -2,8 +2,10 @@
 # The preflight's one look at a host (components/preflight.ts): its records and what its part in a switch
 # needs, as key=value lines.
 # $1 service IP, $2 interface, $3 database, $4 dump folder, $5 generation folder, $6 replication command,
-# then the commands the host needs.
-cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5 replicate=$6; shift 6
+# $7 $8 $9 the PostgreSQL cluster's version, name and port (sounz:postgresql), then the commands the host needs.
+# After ./cluster.sh.
+cd / && ip=$1 dev=$2 db=$3 dumps=$4 gen=$5 replicate=$6 version=$7 cluster=$8 PGPORT=$9; shift 9
+export PGPORT
 # The host's clock first, as near the operator's send time as the script gets (components/preflight.ts).
 echo "clock=$(date +%s.%N)"
 echo "status=$(cat /etc/sounz/sounz.status 2>/dev/null)"
@@ -31,6 +33,8 @@ if [ -x "$replicate" ]; then
   echo "$state" | sed -n 's/^lock_holder=/replication_holder=/p'
 fi
 echo "replication=$replication"
+find_cluster "$version" "$cluster"
+echo "cluster=$(cluster_found "$version" "$cluster" "$PGPORT")"
 echo "database=$(echo "select pg_database_size(:'db')" | runuser -u postgres -- psql -qtAX -v db="$db" 2>/dev/null)"
 echo "readonly=$(echo "select count(*) from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase
   where d.datname = :'db' and s.setrole = 0 and 'default_transaction_read_only=on' = any(s.setconfig)" |

@@ -223,7 +223,10 @@ describe('invalid values', () => {
     ['a host name with capitals', ['primary', 'name'], 'Slayer', `sounz:primary.name = "Slayer": expected ${ALLOWED.name}. Fix: pulumi config set --path 'sounz:primary.name' slayer`],
     ['a status typo', ['primaryStatus'], 'prodution', `sounz:primaryStatus = "prodution": expected ${ALLOWED.status}. Fix: pulumi config set sounz:primaryStatus production`],
     ['a host given as a string', ['secondary'], 'megadeth', "sounz:secondary = \"megadeth\": expected an object {name, address, sshPort, user, hostKey}. Fix: pulumi config set --path 'sounz:secondary.name' megadeth"],
-    ['an unknown key', ['primaryStatuss'], 'production', 'sounz:primaryStatuss = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, maxClockSkew, ports, replication. Fix: pulumi config rm sounz:primaryStatuss'],
+    ['a PostgreSQL version with its minor', ['postgresql', 'version'], '15.4', "sounz:postgresql.version = \"15.4\": expected a PostgreSQL major version like 15: digits only, at most 2. Fix: pulumi config set --path 'sounz:postgresql.version' 15"],
+    ['a cluster name with a dash', ['postgresql', 'cluster'], 'main-2', "sounz:postgresql.cluster = \"main-2\": expected a postgresql-common cluster name like main: letters, digits and \"_\", at most 32 characters. Fix: pulumi config set --path 'sounz:postgresql.cluster' main"],
+    ['PostgreSQL on the website\'s port', ['postgresql', 'port'], 80, "sounz:postgresql.port = 80: already used by sounz:ports.website; every port must be different. Fix: pulumi config set --path 'sounz:postgresql.port' 5432"],
+    ['an unknown key', ['primaryStatuss'], 'production', 'sounz:primaryStatuss = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, maxClockSkew, ports, postgresql, replication. Fix: pulumi config rm sounz:primaryStatuss'],
     ['an unknown nested key', ['ports', 'mongrel'], [8000], "sounz:ports.mongrel = (not shown): not a known setting; known here: website, apollo, mongrels, apolloRsync, sounzRsync. Fix: pulumi config rm --path 'sounz:ports.mongrel'"],
   ])('refuses %s', (_what, path, value, expected) => {
     expect(problemsOf(withValue(path, value))).toEqual([expected]);
@@ -404,7 +407,7 @@ describe('secrets never appear in a problem', () => {
 
   test('a private key under a misspelt key is not quoted', () => {
     expect(problemsOf({ ...BASE, sshKey: PRIVATE_KEY })).toEqual([
-      'sounz:sshKey = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, maxClockSkew, ports, replication. Fix: pulumi config rm sounz:sshKey',
+      'sounz:sshKey = (not shown): not a known setting; known here: primary, secondary, sshPrivateKey, primaryStatus, secondaryStatus, serviceIp, servicePrefixLength, serviceInterface, serviceLabel, fenceCommand, maxClockSkew, ports, postgresql, replication. Fix: pulumi config rm sounz:sshKey',
     ]);
   });
 

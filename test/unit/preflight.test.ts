@@ -150,6 +150,17 @@ describe('what the preflight refuses before any plan', () => {
       suggestion: 'install them on megadeth (Debian: apt install postgresql-client util-linux) and run it again; nothing has changed',
     });
   });
+  test('a cluster sounz:postgresql names that the host has not, or on another port, is refused naming the host and what is there', async () => {
+    const missing = 'cluster=missing: no cluster 15/main (pg_lsclusters lists: 16/main on port 5433)\n';
+    const none = preflightRefusal(config, NORMAL, await observeWith((host) => (host === 'megadeth' ? missing + standby : observation)), undefined);
+    expect(none?.reason).toBe('preflight: megadeth has no PostgreSQL cluster 15/main on port 5432 (sounz:postgresql): no cluster 15/main (pg_lsclusters lists: 16/main on port 5433)');
+    expect(none?.suggestion).toContain("pulumi config set --path 'sounz:postgresql.version' <version>");
+    const found = 'cluster=15/main postgresql-common port 5432 /var/lib/postgresql/15/main\n';
+    expect(preflightRefusal(config, NORMAL, await observeWith((host) => (host === 'megadeth' ? found + standby : observation)), undefined)).toBeUndefined();
+    // A host declared down is not asked for its cluster: an EMERGENCY must go on.
+    const { run } = fakeRunner((call) => ({ stdout: call.host === 'slayer' ? missing + observation : standby }));
+    expect(preflightRefusal(config, EMERGENCY, await observeHosts(config, EMERGENCY, run, async () => undefined), undefined)).toBeUndefined();
+  });
 });
 
 test('the holder of the replication lock is named in the grab\'s refusal (pid, how long, what): a killed up\'s leftover can be ended', async () => {

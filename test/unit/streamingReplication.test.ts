@@ -12,7 +12,7 @@ const megadeth = { host: 'megadeth', address: '198.51.100.12', sshPort: 22, user
 const inputs = {
   ...megadeth, privateKey: PRIVATE_KEY, role: 'standby', peer: slayer.address, peerHost: slayer, password: PASSWORD,
   generation: 3, serverData: 2, handover: false, handoverMandatory: false, rebuild: false, keepDataDirectories: 3,
-  slot: 'sounz_megadeth', maxSlotWalKeepSize: 1024,
+  slot: 'sounz_megadeth', maxSlotWalKeepSize: 1024, version: '15', cluster: 'main', port: 5432,
 };
 
 /** A fake host that answers each of the provider's scripts (told apart by a phrase of each) from `answers`. */
@@ -23,7 +23,7 @@ const host = (answers: Partial<Record<'state' | 'lag' | 'primary' | 'standby' | 
     return (script && answers[script]) ?? {};
   });
 };
-/** A call's own arguments, after the script's data directory, bin directory, port and replication role. */
+/** A call's own arguments, after the cluster's version, name and port and the replication role. */
 const argsOf = (call: Call) => call.argv.slice(8);
 
 test('the SCRAM verifier is the one PostgreSQL computes (RFC 5802 with SHA-256)', () => {
@@ -61,10 +61,14 @@ test('the password reaches the host on stdin only, never in a command line', asy
   expect(calls.filter((call) => call.options?.stdin?.includes(PASSWORD)).map((call) => call.host)).toEqual(['megadeth']);
 });
 
-test('a new data directory replaces; another role, generation or rebuild is an update', async () => {
+test('another cluster replaces; another role, generation or rebuild is an update; a state from before sounz:postgresql is Debian\'s 15/main', async () => {
   const provider = streamingReplicationProvider(fakeRunner().run);
   const { inputs: olds } = await provider.check!({}, inputs);
-  expect(await provider.diff!('id', olds, { ...olds, dataDir: '/srv/pg' })).toMatchObject({ changes: true, replaces: ['dataDir'] });
+  expect(await provider.diff!('id', olds, { ...olds, cluster: 'sounz' })).toMatchObject({ changes: true, replaces: ['cluster'] });
+  expect(await provider.diff!('id', olds, { ...olds, version: '16' })).toMatchObject({ changes: true, replaces: ['version'] });
+  const { version: _v, cluster: _c, ...before } = olds;
+  const older = { ...before, dataDir: '/var/lib/postgresql/15/main', binDir: '/usr/lib/postgresql/15/bin' } as unknown as StreamingReplicationOutputs;
+  expect(await provider.diff!('id', older, olds)).toMatchObject({ changes: false, replaces: [] });
   expect(await provider.diff!('id', olds, { ...olds, role: 'primary', generation: 4 })).toMatchObject({ changes: true, replaces: [] });
   expect(await provider.diff!('id', olds, olds)).toMatchObject({ changes: false });
   // Only a rebuild applies the number of kept data directories.

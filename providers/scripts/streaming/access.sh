@@ -6,7 +6,7 @@ pgpass=$home/.pgpass
 tmp=$(mktemp "$pgpass.XXXXXX"); chmod 0600 "$tmp"
 printf '%s:*:*:%s:%s\n' "$peer" "$role" "$password" >"$tmp"
 chown postgres:postgres "$tmp"; mv -f "$tmp" "$pgpass"
-hba=$pgdata/pg_hba.conf
+hba=$confdir/pg_hba.conf
 if running; then hba=$(q 'SHOW hba_file'); fi
 # pg_hba takes an address with a mask, or a host name without one: a name is resolved here, on the host
 # (getent, as PostgreSQL resolves), else written in the host-name form.
