@@ -15,18 +15,15 @@ import { sandboxStack } from '../ops/sandboxStack';
 type HostName = 'slayer' | 'megadeth';
 const sh = async (host: HostName, text: string) => (await sandbox.execOn(host, ['sh', '-c', text])).stdout.trim();
 
-interface Fault { step: string; make: string; mend: (host: HostName) => Promise<unknown> }
+interface Fault { step: string; make: (host: HostName) => Promise<unknown>; mend: (host: HostName) => Promise<unknown> }
 const FAULTS: Fault[] = [
-  { step: 'claim', make: 'printf "#!/bin/sh\\nexit 2\\n" >/run/arping-broken && chmod +x /run/arping-broken && mount --bind /run/arping-broken "$(command -v arping)"',
+  { step: 'claim', make: (host) => sh(host, 'printf "#!/bin/sh\\nexit 2\\n" >/run/arping-broken && chmod +x /run/arping-broken && mount --bind /run/arping-broken "$(command -v arping)"'),
     mend: (host) => sh(host, 'umount "$(command -v arping)"') },
-  // PostgreSQL stopped the way its host runs it (systemd's unit on a Debian host; pg_ctl on a namespace host,
-  // whose cluster keeps its config in its data directory); the sandbox starts it again as it started it.
-  { step: 'data-grab',
-    make: sandbox.HOST_KIND === 'debian' ? 'systemctl stop postgresql@15-main'
-      : 'runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/postgresql/15/main stop -m fast',
+  // PostgreSQL stopped the way its host runs it; the sandbox starts it again as it started it.
+  { step: 'data-grab', make: (host) => sandbox.stopService(host, 'postgresql'),
     mend: () => sandbox.up() },
   // The sandbox starts again what it runs and finds stopped.
-  { step: 'checks', make: 'kill "$(cat /run/sounz/mongrel.8001.pid)"', mend: () => sandbox.up() },
+  { step: 'checks', make: (host) => sandbox.stopService(host, 'mongrel 8001'), mend: () => sandbox.up() },
 ];
 /** From NORMAL: the planned switchover (megadeth serves) and back to NORMAL from there (slayer serves). */
 const SWITCHES: { name: string; from: Pair; to: Pair; server: HostName; old: HostName; oldStatus: string }[] = [
@@ -70,7 +67,7 @@ async function main() {
         await engine.setStatuses(s.from);
         await engine.up(`to ${s.name}'s start`);
       }
-      await sh(s.server, f.make);
+      await f.make(s.server);
       await engine.setStatuses(s.to);
       const failed = await engine.up(`${s.name}, ${f.step} failing`).then(() => undefined, (e: Error) => e);
       await f.mend(s.server);

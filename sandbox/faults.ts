@@ -1,12 +1,13 @@
 /**
  * The faults the tests and the bench inflict on a host: kill (every process, every address), revive,
- * reboot, partition (off the bridge) and heal.
+ * reboot, partition (off the bridge) and heal, and one service stopped.
  */
 import { requireRoot, run, runAsync } from './exec';
 import { awaitBoot, checkHost, healthy, killHostIn, startHost } from './hosts';
-import { assertHost, BRIDGE, HostName, HOSTS } from './layout';
+import { assertHost, BRIDGE, HOST_KIND, HostName, HOSTS } from './layout';
 import { hostState, requireState, withLock, writeState } from './ledger';
 import { holderAlive, leaderOf } from './processes';
+import { execOn } from './probes';
 
 /** Make the host dead: all its processes end (by PID), every address of its eth0 (base and service IP) goes. */
 export async function kill(host: HostName | string): Promise<void> {
@@ -81,4 +82,21 @@ export async function heal(host: HostName | string): Promise<void> {
     h.partitioned = false;
     writeState(state);
   });
+}
+
+/**
+ * Stop one of the host's services the way the host runs it: systemd's unit on a Debian host; on a
+ * namespace host sshd and a mongrel by their pidfiles, PostgreSQL by pg_ctl (its cluster keeps its
+ * configuration in its data directory). `up()` starts it again as the sandbox started it.
+ */
+export async function stopService(host: HostName | string, service: 'sshd' | 'postgresql' | `mongrel ${number}`): Promise<void> {
+  const port = service.startsWith('mongrel ') ? Number(service.slice('mongrel '.length)) : undefined;
+  const text = HOST_KIND === 'debian'
+    ? { sshd: 'systemctl stop ssh.service ssh.socket', postgresql: 'systemctl stop postgresql@15-main' }[service as string]
+      ?? `systemctl stop sounz-mongrel@${port}.service`
+    : { sshd: 'kill "$(cat /run/sshd-sounz.pid)"',
+      postgresql: 'runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D /var/lib/postgresql/15/main stop -m fast' }[service as string]
+      ?? `kill "$(cat /run/sounz/mongrel.${port}.pid)"`;
+  const r = await execOn(host, ['sh', '-c', text]);
+  if (r.code !== 0) throw new Error(`sandbox: could not stop ${service} on ${host}: ${r.stderr.trim()}`);
 }

@@ -18,5 +18,5 @@ export {
 export type { HostInfo, HostName, HostState, HostStatus, SandboxInfo, SandboxStatus, State } from './layout';
 export type { ExecResult } from './exec';
 export { arpFromVantage, execOn, hostPids, httpFromVantage, info, knownHosts, recordedState } from './probes';
-export { heal, kill, partition, reboot, revive } from './faults';
+export { heal, kill, partition, reboot, revive, stopService } from './faults';
 export { down, ensurePackages, status, up } from './provision';

@@ -40,8 +40,8 @@ async function fault(action: Extract<Action, { kind: 'fault' }>): Promise<void> 
       break;
     case 'partition': if (alive) await sandbox.partition(host); break;
     case 'heal': await sandbox.heal(host); break;
-    case 'stop-sshd': if (alive) await sh(host, 'kill "$(cat /run/sshd-sounz.pid)"'); break;
-    case 'break-check': if (alive) await sh(host, 'kill "$(cat /run/sounz/mongrel.8001.pid)" 2>/dev/null || true'); break;
+    case 'stop-sshd': if (alive) await sandbox.stopService(host, 'sshd'); break;
+    case 'break-check': if (alive) await sandbox.stopService(host, 'mongrel 8001').catch(() => undefined); break;
     case 'start-sshd':
     case 'mend-check':
       if (alive) await sandbox.up();

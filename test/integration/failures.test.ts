@@ -54,7 +54,7 @@ test('finding 4: a service IP added on the partner by hand is taken off it by a 
 });
 
 test('finding 1: a planned switch to a host whose sshd is down is refused before anything changes', async () => {
-  await sh('megadeth', 'kill "$(cat /run/sshd-sounz.pid)"');
+  await sandbox.stopService('megadeth', 'sshd');
   await engine.setStatuses(RECOVERY);
   try {
     const failure = await failureOf(engine.up('switchover to an unreachable megadeth'));
@@ -70,7 +70,7 @@ test('finding 1: a planned switch to a host whose sshd is down is refused before
 test('finding 6: a final grab that fails leaves the old server serving, writable, and says so', async () => {
   await sql('slayer', 'insert into orders values (1)');
   // megadeth cannot restore: its PostgreSQL is stopped (the preflight only needs the source's database).
-  await sh('megadeth', 'runuser -u postgres -- pg_ctlcluster 15 main stop');
+  await sandbox.stopService('megadeth', 'postgresql');
   await engine.setStatuses(RECOVERY);
   try {
     const failure = await failureOf(engine.up('switchover while megadeth cannot restore'));
@@ -98,7 +98,7 @@ test('finding 6: a final grab that fails leaves the old server serving, writable
 
 test('finding 2: a re-run after a failed EMERGENCY never restores the stale server over the live one', async () => {
   await sql('slayer', 'insert into orders values (3)');
-  await sh('megadeth', 'kill "$(cat /run/sounz/mongrel.8001.pid)"');
+  await sandbox.stopService('megadeth', 'mongrel 8001');
   await sandbox.kill('slayer');
   await engine.setStatuses(aloneOn('secondary'));
   try {

@@ -86,7 +86,7 @@ test('status: a copy older than the schedule allows needs attention (exit 1)', a
 });
 
 test('status: a failed check, recorded by a refresh, needs attention until mended', async () => {
-  await sh('slayer', 'kill "$(cat /run/sounz/mongrel.8001.pid)"');
+  await sandbox.stopService('slayer', 'mongrel 8001');
   await engine.refresh('mongrel 8001 down', ['--run-program']);
   const { code, status: s } = await status();
   expect(code).toBe(1);
