@@ -24,6 +24,11 @@ export class VantagePoller {
     this.child.stdout!.on('data', (chunk: Buffer) => { this.output += chunk.toString(); });
   }
 
+  /** How many samples it has taken so far. */
+  get taken(): number {
+    return this.output.split('\n').filter((line) => line.startsWith('sample ')).length;
+  }
+
   /** Ends the poller and returns each sample's MAC addresses. */
   async stop(): Promise<string[][]> {
     return (await this.stopTimed()).map((sample) => sample.macs);

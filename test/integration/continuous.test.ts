@@ -17,6 +17,8 @@ jest.setTimeout(240_000);
 
 const PASSWORD = randomBytes(18).toString('base64');
 const PGDATA = '/var/lib/postgresql/15/main';
+/** Where the host's pg_hba.conf is, as its server says (the data directory on a namespace host, /etc/postgresql on a Debian one). */
+const HBA_FILE = "runuser -u postgres -- psql -qtAX -c 'SHOW hba_file'";
 
 let info: sandbox.SandboxInfo;
 let engine: Engine;
@@ -44,7 +46,7 @@ beforeAll(async () => {
   info = await sandbox.up(undefined, { fresh: true });
   // The writer connects from the operator's machine: let it in on both hosts (a test fixture, not the program's).
   for (const host of sandbox.hostnames) {
-    await sh(host, `echo 'host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust' >>${PGDATA}/pg_hba.conf && ` +
+    await sh(host, `echo 'host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust' >>"$(${HBA_FILE})" && ` +
       `runuser -u postgres -- psql -qtAX -c 'SELECT pg_reload_conf()' >/dev/null`);
   }
   engine = await sandboxStack(info, 'continuous-test');
@@ -55,6 +57,17 @@ beforeAll(async () => {
 });
 afterEach(async () => {
   await Promise.all([...runningWriters].map((writer) => writer.stop()));
+});
+// On Debian hosts systemd runs PostgreSQL: after every step its unit says what the outputs say (a server
+// started or stopped behind its back would leave the unit's idea of it wrong).
+afterEach(async () => {
+  if (sandbox.HOST_KIND !== 'debian') return;
+  const { state } = await replication();
+  for (const host of sandbox.hostnames) {
+    const unit = await sh(host, 'systemctl is-active postgresql@15-main || true').catch(() => undefined);
+    if (unit === undefined || state?.[host] === undefined) continue; // powered off, or not in the outputs
+    expect(`${host}: ${unit}`).toBe(`${host}: ${state[host] === 'stopped' ? 'inactive' : 'active'}`);
+  }
 });
 afterAll(async () => {
   await engine?.dispose({ destroy: false });
@@ -103,7 +116,7 @@ describe('NORMAL in continuous mode', () => {
   });
 
   test('pg_hba lets the replication role in from the peer only, with SCRAM; the password is nowhere in plaintext', async () => {
-    expect(await sh('slayer', `grep sounz_replication ${PGDATA}/pg_hba.conf`))
+    expect(await sh('slayer', `grep sounz_replication "$(${HBA_FILE})"`))
       .toBe(`host replication sounz_replication ${address('megadeth')}/32 scram-sha-256 # sounz-standby: the peer only`);
     expect(await sql('slayer', "SELECT rolpassword LIKE 'SCRAM-SHA-256%' FROM pg_authid WHERE rolname = 'sounz_replication'")).toBe('t');
     expect(await sh('megadeth', 'stat -c %a:%U /var/lib/postgresql/.pgpass')).toBe('600:postgres');

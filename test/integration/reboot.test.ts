@@ -2,11 +2,13 @@
 // power cut, `revive` a boot (cron starts and runs its @reboot lines). The serving host takes the service
 // IP back by itself (sounz-reclaim, after duplicate-address detection); the standby never claims; the
 // older server of an EMERGENCY, whose status file still says production, finds the newer server holding
-// the address and stays without it. The vantage point's ARP poller never sees two MACs.
+// the address and stays without it. Each host reboots in each situation (NORMAL, after an EMERGENCY, during
+// RECOVERY, in continuous mode), by power cuts and by clean reboots (`systemctl reboot` on a Debian host).
+// The vantage point's ARP poller never sees two MACs.
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
-import { aloneOn } from '../../model/pairs';
+import { aloneOn, NORMAL, RECOVERY } from '../../model/pairs';
 import { RECLAIM_COMMAND, RECLAIM_CRON_FILE, SERVICE_ADDRESS_RECORD } from '../../providers/serviceAddress';
 import { GUARD_COMMAND } from '../../providers/serviceGuard';
 import { escaped, holders as holdersOf, sh } from '../support/hosts';
@@ -45,6 +47,13 @@ async function boot(host: sandbox.HostName, before: number): Promise<string> {
   return lines.join('\n');
 }
 
+/** Watches `ms` longer, and on until the poller has five samples (a boot can be quicker than that), then ends it. */
+async function watched(poller: VantagePoller, ms: number): Promise<TimedSample[]> {
+  await sleep(ms);
+  await until('the vantage point has five samples', async () => poller.taken >= 5);
+  return poller.stopTimed();
+}
+
 function neverTwoHolders(samples: TimedSample[]): void {
   expect(samples.length).toBeGreaterThan(3);
   expect(macsOf(samples).filter((macs) => macs.length > 1)).toEqual([]);
@@ -75,8 +84,7 @@ test('NORMAL: slayer, which serves, reboots and answers on the service IP again 
   const dark = (Date.now() - cut) / 1000;
   console.log(`slayer rebooted: the site answered again ${dark.toFixed(1)} s after the power cut`);
   expect(dark).toBeLessThan(30);
-  await sleep(3000);
-  const samples = await poller.stopTimed();
+  const samples = await watched(poller, 3000);
   neverTwoHolders(samples);
   expect(macsOf(samples).slice(-1)).toEqual([[mac('slayer')]]);
   expect(await holders()).toEqual(['slayer']);
@@ -93,8 +101,7 @@ test('NORMAL: megadeth, the standby, reboots and never claims', async () => {
   await sandbox.revive('megadeth');
   // Its cron has started (and run any @reboot line); sounz-reclaim would have claimed within ~3 s of it.
   await until('megadeth\'s cron runs', async () => (await sh('megadeth', 'test -s /run/crond.pid && echo yes || true')) === 'yes');
-  await sleep(8000);
-  neverTwoHolders(await poller.stopTimed());
+  neverTwoHolders(await watched(poller, 8000));
   expect(await holders()).toEqual(['slayer']);
   expect(await servedBy()).toBe('slayer');
   expect(await sh('megadeth', 'cat /etc/sounz/sounz.status')).toBe('standby');
@@ -111,8 +118,7 @@ test('after an EMERGENCY, slayer (status still production, but older) reboots an
   expect(await holders()).toEqual(['megadeth']);
   const poller = new VantagePoller(info.serviceIp);
   const decided = await boot('slayer', before);
-  await sleep(3000);
-  const samples = await poller.stopTimed();
+  const samples = await watched(poller, 3000);
   neverTwoHolders(samples);
   expect(macsOf(samples).flat().every((m) => m === mac('megadeth'))).toBe(true);
   // slayer's records: its status file says it serves, its generation is older than megadeth's.
@@ -122,4 +128,63 @@ test('after an EMERGENCY, slayer (status still production, but older) reboots an
   expect(await holders()).toEqual(['megadeth']);
   expect(await servedBy()).toBe('megadeth');
   expect(await sandbox.arpFromVantage(info.serviceIp)).toEqual([mac('megadeth')]);
+});
+
+/** The serving host reboots (`clean`: `systemctl reboot` inside, else a power cut and a boot) and answers again within 30 s, alone. */
+async function serverReboots(host: sandbox.HostName, clean: boolean): Promise<void> {
+  const before = (await reclaimLines(host)).length;
+  const poller = new VantagePoller(info.serviceIp);
+  const cut = Date.now();
+  if (clean) await sandbox.reboot(host);
+  else {
+    await sandbox.kill(host);
+    await sandbox.revive(host);
+  }
+  await until(`${host} answers on the service IP from the vantage point`, async () => (await servedBy()) === host);
+  const dark = (Date.now() - cut) / 1000;
+  console.log(`${host} ${clean ? 'rebooted' : 'power-cycled'}: the site answered again ${dark.toFixed(1)} s after it went down`);
+  expect(dark).toBeLessThan(30);
+  neverTwoHolders(await watched(poller, 3000));
+  expect(await holders()).toEqual([host]);
+  expect((await reclaimLines(host)).slice(before).join('\n')).toMatch(new RegExp(`claimed ${escaped(info.serviceIp)} on eth0 \\(eth0:1\\) again`));
+}
+
+/** The host that does not serve reboots cleanly and never claims: the server answers alone throughout. */
+async function standbyReboots(host: sandbox.HostName, server: sandbox.HostName): Promise<void> {
+  const poller = new VantagePoller(info.serviceIp);
+  await sandbox.reboot(host);
+  await until(`${host}'s cron runs`, async () => (await sh(host, 'pgrep -x cron >/dev/null && echo yes || true')) === 'yes');
+  const samples = await watched(poller, 5000);
+  neverTwoHolders(samples);
+  expect(macsOf(samples).flat().every((m) => m === mac(server))).toBe(true);
+  expect(await holders()).toEqual([server]);
+  expect(await reclaimLog(host)).not.toMatch(/claimed .* again/);
+}
+
+test('after the EMERGENCY, megadeth, which serves alone, reboots cleanly and takes the service IP back; one MAC throughout', async () => {
+  await serverReboots('megadeth', true);
+});
+
+test('during RECOVERY, slayer (the standby) reboots and never claims; megadeth (the server) power-cycles and claims again', async () => {
+  await engine.setStatuses(RECOVERY);
+  await engine.up('RECOVERY: slayer repaired');
+  expect(await holders()).toEqual(['megadeth']);
+  await standbyReboots('slayer', 'megadeth');
+  await serverReboots('megadeth', false);
+});
+
+test('in continuous mode: slayer, the server, reboots and claims, its PostgreSQL writable; megadeth streams from it again; megadeth reboots and never claims', async () => {
+  await engine.setStatuses(NORMAL);
+  await engine.up('NORMAL again');
+  await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
+  await engine.setConfig('sounz:replication.password', 'reboot-test-Pa55word-not-real', { secret: true, path: true });
+  await engine.up('NORMAL: continuous replication');
+  const isStandby = (host: sandbox.HostName) => sh(host, "runuser -u postgres -- psql -qtAX -c 'SELECT pg_is_in_recovery()'");
+  expect(await isStandby('megadeth')).toBe('t');
+  await serverReboots('slayer', true);
+  await until('slayer\'s PostgreSQL answers', async () => (await isStandby('slayer').catch(() => '')) === 'f');
+  await until('megadeth streams from slayer again', async () => (await sh('megadeth',
+    "runuser -u postgres -- psql -qtAX -c \"SELECT status FROM pg_stat_wal_receiver\"").catch(() => '')) === 'streaming', 60);
+  await standbyReboots('megadeth', 'slayer');
+  await until('megadeth is a hot standby again', async () => (await isStandby('megadeth').catch(() => '')) === 't');
 });

@@ -45,7 +45,7 @@ test('NORMAL: slayer serves, megadeth is its standby, the checks pass', async ()
   expect(outputs).toMatchObject({ serving: 'slayer', standby: 'megadeth', procedure: 'NORMAL', serviceIpHeldBy: 'slayer' });
   expect(Object.values(outputs.checks as Record<string, string>).every((outcome) => outcome === 'ok')).toBe(true);
   expect(Object.keys(outputs.checks as object)).toEqual(expect.arrayContaining([
-    'website answers on 198.51.100.100:80', 'Apollo listens on 8983', 'mongrel on 8001',
+    `website answers on ${info.serviceIp}:80`, 'Apollo listens on 8983', 'mongrel on 8001',
     'PostgreSQL database sounz over tcp', 'PostgreSQL database sounz over socket', 'rsync daemon on 18993',
     'log /var/log/apollo/apollo.log']));
   await engine.run(['preview', '--expect-no-changes']);
