@@ -5,6 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { HostConfig, rsyncModuleName, StackConfig } from '../model/config';
 import { continuousSettings, cronJobsOf } from '../model/continuous';
 import { GENERATION_DIR } from '../model/generation';
+import { peerPassword } from '../model/peerTrust';
 import { roleOf, RsyncDaemon as DaemonName, Status } from '../model/statuses';
 import { ReplicationCron } from '../providers/replicationCron';
 import { KEPT_DEFAULTS, ReplicationSettings } from '../providers/replicationScript';
@@ -31,6 +32,11 @@ export interface SounzHostArgs {
 export function hostArgs(machine: HostConfig, privateKey: pulumi.Input<string>) {
   const { name: host, address, sshPort, user, hostKey } = machine;
   return { connection: { host, address, sshPort, user, hostKey }, privateKey };
+}
+
+/** The pair's rsync password (model/peerTrust.ts), a secret, for both hosts' daemons and pulls. */
+export function pairPassword(config: StackConfig): pulumi.Output<string> {
+  return pulumi.secret(peerPassword(config.sshPrivateKey, `${config.primary.name}/${config.secondary.name}`));
 }
 
 /** The SOUNZ rsync daemon's modules: the data areas and the dump folder, each named by its path. */
@@ -89,6 +95,7 @@ export class SounzHost extends pulumi.ComponentResource {
         port,
         modules,
         allowFrom: peer.address,
+        password: pairPassword(config),
         running: role.rsyncDaemons.includes(daemon),
       }, child);
     }

@@ -19,7 +19,7 @@ import { ServiceAddress } from '../providers/serviceAddress';
 import { ReplicationScript } from '../providers/replicationScript';
 import { ServiceChecks } from '../providers/serviceChecks';
 import { StreamingReplication } from '../providers/streamingReplication';
-import { hostArgs, replicationSettings, SounzHost } from './host';
+import { hostArgs, pairPassword, replicationSettings, SounzHost } from './host';
 
 export interface SounzPairArgs {
   config: StackConfig;
@@ -82,7 +82,7 @@ export class SounzPair extends pulumi.ComponentResource {
         case 'replication-script':
           // Both sides of a grab need the replication command; so do the nightly cron jobs and the claim (thaw).
           return new ReplicationScript(`${config[h].name}-replication-script`,
-            { ...hostArgs(config[h], privateKey), script: replicateScript, settings: replicationSettings(config) }, { ...keep, dependsOn });
+            { ...hostArgs(config[h], privateKey), script: replicateScript, password: pairPassword(config), settings: replicationSettings(config) }, { ...keep, dependsOn });
         case 'detach':
           return streaming(h, { role: 'detached', handoverFrom: undefined, handoverMandatory: false, upstream: undefined, rebuild: false }, dependsOn);
         case 'data-grab': {

@@ -224,11 +224,14 @@ export function grammar(z: Zod) {
     (s) => /^[A-Za-z0-9._~+\/=-]{16,128}$/.test(s),
   );
 
+  // The pair's rsync password (model/peerTrust.ts): an HMAC-SHA256 in hex, made by the program.
+  const peerPassword = text('an rsync password of the pair: 64 hexadecimal digits', (s) => /^[0-9a-f]{64}$/.test(s));
+
   const replicationMode = z.enum(['nightly', 'continuous'], {
     errorMap: () => ({ message: 'one of nightly (the runbook: a copy every night), continuous (PostgreSQL streaming replication)' }),
   });
 
-  return { replicationPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, postgresqlVersion, clusterName, keepDays, runTimeout, keepCopies, freeFloorMegabytes, keepDataDirectories, maxSlotWalKeepSize, maxClockSkew, cronSchedule };
+  return { replicationPassword, peerPassword, replicationMode, rsyncModule, status, port, prefixLength, ipv4Address, hostnameOrIp, hostName, unixUser, HOST_KEY_TYPES, openSshPublicKey, openSshPrivateKey, interfaceName, interfaceLabel, absolutePath, databaseName, roleName, postgresqlVersion, clusterName, keepDays, runTimeout, keepCopies, freeFloorMegabytes, keepDataDirectories, maxSlotWalKeepSize, maxClockSkew, cronSchedule };
 }
 
 export type Grammar = ReturnType<typeof grammar>;

@@ -1,8 +1,9 @@
 // ReplicationScript: the replication command (replication/sounz-replicate, in the runbook's
-// /usr/share/sounz/scripts/dr) and its settings file on a host. The cron jobs and the final data
-// grab run it. Its text is an input, so a new version of the script is a visible diff and an update.
+// /usr/share/sounz/scripts/dr), its settings file and the pair's rsync password and proof token on a
+// host. The cron jobs and the final data grab run it. Its text is an input, so a new version of the script is a visible diff and an update.
 import * as pulumi from '@pulumi/pulumi';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
+import { PEER_PASSWORD_FILE, PEER_PROOF_FILE, proofToken } from '../model/peerTrust';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
@@ -60,6 +61,13 @@ export async function replicate(run: Runner, source: SshTarget, receiver: SshTar
 
 export interface ReplicationScriptInputs extends ConnectionInputs, ReplicationSettings {
   script: string;
+  /** The pair's rsync password (model/peerTrust.ts), a secret: how the pulls get into the peer's daemons. */
+  password: string;
+}
+
+/** The client's side of the trust (model/peerTrust.ts): root-only files, path -> content. */
+function peerFiles(password: string): Record<string, string> {
+  return { [PEER_PASSWORD_FILE]: `${password}\n`, [PEER_PROOF_FILE]: `${proofToken(password)}\n` };
 }
 
 /**
@@ -100,12 +108,15 @@ export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dyna
   const install = async (inputs: ReplicationScriptInputs) => {
     const target = targetOf(inputs);
     await run(target, script(INSTALL, SETTINGS, '0644'), { stdin: renderSettings(inputs) });
+    // rsync reads its password from this file (never a command line) and refuses it if others may read it.
+    for (const [path, content] of Object.entries(peerFiles(inputs.password))) await run(target, script(INSTALL, path, '0600'), { stdin: content });
     await run(target, script(INSTALL, REPLICATE_COMMAND, '0755'), { stdin: inputs.script });
   };
   return {
     async check(_olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {
       return checkInputs((z, g) => ({
         script: z.string().startsWith('#!/bin/sh\n'),
+        password: g.peerPassword,
         database: g.databaseName,
         dumpDir: g.absolutePath,
         indexDir: g.absolutePath,
@@ -134,7 +145,8 @@ export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dyna
       const same = async (path: string, content: string) =>
         (await run(target, script(SAME, path), { stdin: content })).stdout.trim() === 'same';
       // Drift in either file shows as a changed script, which the next up installs again.
-      const ours = await same(REPLICATE_COMMAND, props.script) && await same(SETTINGS, renderSettings(props));
+      let ours = await same(REPLICATE_COMMAND, props.script) && await same(SETTINGS, renderSettings(props));
+      for (const [path, content] of Object.entries(peerFiles(props.password))) ours = ours && await same(path, content);
       return { id, props: ours ? props : { ...props, script: '(edited by hand)' } };
     },
     async update(_id: string, _olds: ReplicationScriptInputs, news: ReplicationScriptInputs) {
@@ -142,19 +154,21 @@ export function replicationScriptProvider(run: Runner = runOverSsh): pulumi.dyna
       return { outs: news };
     },
     async delete(_id: string, props: ReplicationScriptInputs) {
-      await run(targetOf(props), ['rm', '-f', REPLICATE_COMMAND, SETTINGS]);
+      await run(targetOf(props), ['rm', '-f', REPLICATE_COMMAND, SETTINGS, ...Object.keys(peerFiles(props.password))]);
     },
   };
 }
 
 export interface ReplicationScriptArgs extends HostArgs {
   script: pulumi.Input<string>;
+  password: pulumi.Input<string>;
   settings: ReplicationSettings;
 }
 
 export class ReplicationScript extends HostResource {
   constructor(name: string, args: ReplicationScriptArgs, opts?: pulumi.CustomResourceOptions) {
-    super('replicationScript', replicationScriptProvider, name, { ...connectionProps(args), script: args.script, ...args.settings },
-      { ...opts, additionalSecretOutputs: SECRET_OUTPUTS });
+    super('replicationScript', replicationScriptProvider, name,
+      { ...connectionProps(args), script: args.script, password: pulumi.secret(args.password), ...args.settings },
+      { ...opts, additionalSecretOutputs: [...SECRET_OUTPUTS, 'password'] });
   }
 }

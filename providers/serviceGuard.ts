@@ -18,6 +18,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { GENERATION_DIR } from '../model/generation';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
+import { PEER_PASSWORD_FILE, PEER_USER } from '../model/peerTrust';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
 export interface ServiceGuardInputs extends ConnectionInputs {
@@ -109,7 +110,8 @@ guard() {
     mac=$(printf '%s\\n' "$out" | sed -n '${ARPING_SENDER_MAC}' | head -n 1 | tr 'A-F' 'a-f')
     mine=$(number "$gen/served") || mine=0
     rm -f "$peerfile"
-    why=$(timeout 3 rsync --contimeout=1 --timeout=2 "rsync://$peer:$port/${GENERATION_MODULE}/served" "$peerfile" 2>&1)
+    # Behind the pair's password (model/peerTrust.ts), which rsync reads from a root-only file.
+    why=$(timeout 3 rsync --password-file=${PEER_PASSWORD_FILE} --contimeout=1 --timeout=2 "rsync://${PEER_USER}@$peer:$port/${GENERATION_MODULE}/served" "$peerfile" 2>&1)
     if [ $? != 0 ] || ! theirs=$(number "$peerfile"); then
       say "\${mac:-another machine} also answers for $ip, but the generation of $peer cannot be learned ($(printf '%s' "\${why:-not a number}" | tr '\\n' ' ')): keeping $ip (served since generation $mine)"
       sleep 1; continue

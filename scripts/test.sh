@@ -21,7 +21,7 @@ trap 'rm -rf "$results"' EXIT
 # per sandbox (SOUNZ_SANDBOX_SLOT 0 and 1): the second takes the suites below, which name no sandbox
 # address of their own. Each band runs its suites one at a time.
 apart=(/test/unit/ '/test/integration/(engine|interrupted|languageHost|lazyModules|toolchain|warmProvider)\.test\.ts$')
-second='/test/integration/(guard|chaos|failures|continuous|sharedStack|reboot|stepGraph)\.test\.ts$'
+second='/test/integration/(guard|chaos|failures|continuous|sharedStack|reboot|stepGraph|peerTrust)\.test\.ts$'
 # One apt-get at a time: the packages the sandboxes need, before both come up.
 npm run --silent sandbox -- packages
 npx jest --runInBand --json --outputFile="$results/unit.json" "${apart[@]}" >"$results/unit.log" 2>&1 &

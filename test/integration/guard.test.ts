@@ -12,6 +12,7 @@ import { Engine, PulumiError } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
 import { REPLICATE_COMMAND } from '../../model/hostPaths';
+import { PEER_PASSWORD_FILE, PEER_USER } from '../../model/peerTrust';
 import { GUARD_COMMAND } from '../../providers/serviceGuard';
 import { escaped, holders as holdersOf, sh } from '../support/hosts';
 import { VantagePoller } from '../../sandbox/vantagePoller';
@@ -73,8 +74,8 @@ test('the guard is in the preview, runs on the serving host only, and the peer c
   expect(await sh('slayer', `${GUARD_COMMAND} status`)).toBe('running');
   expect(await sh('slayer', 'grep -c sounz-guard /etc/cron.d/sounz-guard')).toBe('2');
   expect(await sh('megadeth', 'test -e /etc/cron.d/sounz-guard || test -e /run/sounz/guard.pid || echo none')).toBe('none');
-  // megadeth reads slayer's generation from slayer's SOUNZ rsync daemon (read-only, for the peer only).
-  expect(await sh('megadeth', `rsync rsync://${info.hosts.slayer.address}:18993/generation/served /tmp/peer-served && cat /tmp/peer-served`))
+  // megadeth reads slayer's generation from slayer's SOUNZ rsync daemon (read-only, for the peer only, with the pair's password).
+  expect(await sh('megadeth', `rsync --password-file=${PEER_PASSWORD_FILE} rsync://${PEER_USER}@${info.hosts.slayer.address}:18993/generation/served /tmp/peer-served && cat /tmp/peer-served`))
     .toBe(await sh('slayer', 'cat /etc/sounz/generation/served'));
   // A loop that died, its cron file gone (else cron starts it within the minute), is reported by
   // refresh and started again by up.

@@ -210,6 +210,9 @@ describe('RsyncDaemon', () => {
     await engine.up('rsyncd: create');
     expect(await onSlayer('cat', '/etc/sounz/rsyncd-sounz.conf')).toContain('[data]\n    path = /data/sounz');
     expect(await listening(18993)).toBe(true);
+    // The pair's password and the proof token: root's alone (rsync refuses a secrets file others may read).
+    expect(await onSlayer('stat', '-c', '%U %a %n', '/etc/sounz/rsyncd-sounz.secrets', '/etc/sounz/rsyncd-sounz.proof', '/etc/sounz/rsyncd-sounz.proof/token'))
+      .toBe('root 600 /etc/sounz/rsyncd-sounz.secrets\nroot 700 /etc/sounz/rsyncd-sounz.proof\nroot 600 /etc/sounz/rsyncd-sounz.proof/token\n');
     // The provider's greeting check completes the handshake: the log shows a module-list request, no protocol error.
     const log = await onSlayer('cat', '/var/log/sounz/sounz-general.log');
     expect(log).toMatch(/module-list request from .*\(127\.0\.0\.1\)/);
@@ -238,7 +241,7 @@ describe('RsyncDaemon', () => {
     try {
       const failure = await engine.up('rsyncd: on the ssh port').then(() => undefined, (e: PulumiError) => e);
       expect(failure).toBeInstanceOf(PulumiError);
-      expect(failure!.result.stdout).toContain('no rsync daemon answers on port 22 within 5 s (listening there: ');
+      expect(failure!.result.stdout).toContain('no rsync daemon of ours answers on port 22 within 5 s (listening there: ');
       expect(failure!.result.stdout).toMatch(/listening there: .*"sshd"/);
     } finally {
       await set('rsyncPort', '18994');
@@ -249,11 +252,31 @@ describe('RsyncDaemon', () => {
     await expectNoChanges();
   });
 
-  test('delete stops it and removes its config', async () => {
+  // Issue 27: a plain rsync daemon greets too; only the daemon of our pidfile holding the port counts.
+  test('with another rsync daemon on its port, refresh finds ours stopped and up fails naming it, not trusting its greeting', async () => {
+    const until = (held: boolean) => `for i in $(seq 50); do ss -Hltn "sport = :18994" | grep -q . ${held ? '&&' : '||'} break; sleep 0.1; done`;
+    await onSlayer('sh', '-c', `kill "$(cat /run/sounz/rsyncd-sounz.pid)"; ${until(false)}; ` +
+      'printf "port = 18994\\npid file = /tmp/other-rsyncd.pid\\nuse chroot = no\\nlog file = /tmp/other-rsyncd.log\\n[x]\\n    path = /tmp\\n" >/tmp/other-rsyncd.conf; ' +
+      `rm -f /tmp/other-rsyncd.pid; rsync --daemon --config=/tmp/other-rsyncd.conf </dev/null >/dev/null 2>&1; ${until(true)}`);
+    try {
+      expect([await listening(18994), await onSlayer('cat', '/tmp/other-rsyncd.log')]).toEqual([true, expect.stringContaining('listening on port 18994')]);
+      expect((await engine.refresh('rsyncd: refresh, another daemon on the port')).stdout).toMatch(change('running', true, false));
+      const failure = await engine.up('rsyncd: port taken').then(() => undefined, (e: PulumiError) => e);
+      expect(failure).toBeInstanceOf(PulumiError);
+      expect(failure!.result.stdout).toMatch(/no rsync daemon of ours answers on port 18994 within 5 s \(listening there: users:\(\("rsync",pid=/);
+    } finally {
+      await onSlayer('sh', '-c', 'kill "$(cat /tmp/other-rsyncd.pid)"; sleep 0.3');
+    }
+    await engine.up('rsyncd: the port free again');
+    expect(await listening(18994)).toBe(true);
+    await expectNoChanges();
+  });
+
+  test('delete stops it and removes its config and trust files', async () => {
     await unset('rsyncRunning');
     await engine.up('rsyncd: delete');
     expect(await listening(18994)).toBe(false);
-    expect(await onSlayer('ls', '/etc/sounz')).not.toContain('rsyncd-sounz.conf');
+    expect(await onSlayer('ls', '/etc/sounz')).not.toMatch(/rsyncd-sounz\.(conf|secrets|proof)/);
   });
 });
 

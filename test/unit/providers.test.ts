@@ -7,6 +7,8 @@ import { nextRunText, replicationCronProvider, renderCronFile } from '../../prov
 import { dataGrabProvider } from '../../providers/dataGrab';
 import { serviceChecksProvider } from '../../providers/serviceChecks';
 import { keptOf, renderSettings, replicate, replicationScriptProvider } from '../../providers/replicationScript';
+import { renderRsyncConfig, rsyncDaemonProvider } from '../../providers/rsyncDaemon';
+import { PEER_PASSWORD_FILE, PEER_PROOF_FILE, peerPassword, proofToken } from '../../model/peerTrust';
 
 
 describe('check refuses what a shell could read, naming the property and never the key', () => {
@@ -188,6 +190,51 @@ test('ServiceChecks passes the application\'s role to its script, or "" when the
     expect.objectContaining({ property: 'appRole', reason: expect.stringContaining('not starting with a digit or "pg_"') })]);
 });
 
+const password = peerPassword(PRIVATE_KEY, 'slayer/megadeth');
+
+describe('the pair\'s rsync password and proof token', () => {
+  test('one password per pair and key, and a token that is neither the password nor gives it away', () => {
+    expect(password).toMatch(/^[0-9a-f]{64}$/);
+    expect(peerPassword(PRIVATE_KEY, 'slayer/megadeth')).toBe(password);
+    expect(peerPassword(PRIVATE_KEY, 'anthrax/megadeth')).not.toBe(password);
+    expect(peerPassword(PRIVATE_KEY.replace('b3Bl', 'c3Bl'), 'slayer/megadeth')).not.toBe(password);
+    expect(proofToken(password)).toMatch(/^[0-9a-f]{64}$/);
+    expect(proofToken(password)).not.toBe(password);
+  });
+});
+
+describe('RsyncDaemon', () => {
+  const inputs = { ...connection, name: 'sounz', port: 18993, modules: { 'data-sounz': '/data/sounz', generation: '/etc/sounz/generation' },
+    allowFrom: '198.51.100.12', password, running: true };
+
+  test('the config lets in the pair\'s user alone, lists no modules, and serves the proof token beside the data', () => {
+    const config = renderRsyncConfig(inputs);
+    expect(config).toContain('hosts allow = 198.51.100.12\nhosts deny = *\nauth users = sounz-peer\n' +
+      'secrets file = /etc/sounz/rsyncd-sounz.secrets\nlist = no\n');
+    expect(config).toContain('[data-sounz]\n    path = /data/sounz\n');
+    expect(config).toContain('[sounz-proof]\n    path = /etc/sounz/rsyncd-sounz.proof\n    comment = sounz sounz-proof\n');
+    expect(config).not.toContain(password);
+  });
+
+  test('the password and the token travel on stdin, never on a command line, and start proves the daemon by its pid on the port', async () => {
+    const { run, calls } = fakeRunner();
+    await rsyncDaemonProvider(run).create!(inputs);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].argv.join(' ')).not.toContain(password);
+    expect(calls[0].argv.join(' ')).not.toContain(proofToken(password));
+    expect(calls[0].argv[2]).toContain('ss -Hltnp');
+    expect(calls[0].options?.stdin).toBe(`sounz-peer:${password}\n${proofToken(password)}\n${renderRsyncConfig(inputs)}`);
+  });
+
+  test('check refuses a module named as the proof, and a password not the program\'s, never quoting it', async () => {
+    const provider = rsyncDaemonProvider(fakeRunner().run);
+    const proof = await provider.check!({}, { ...inputs, modules: { 'sounz-proof': '/tmp/forged' } });
+    expect(proof.failures).toEqual([expect.objectContaining({ property: 'modules', reason: expect.stringContaining('no module named sounz-proof') })]);
+    const weak = await provider.check!({}, { ...inputs, password: 'letmein-letmein-letmein' });
+    expect(weak.failures).toEqual([{ property: 'password', reason: 'password: an rsync password of the pair: 64 hexadecimal digits, got (secret)' }]);
+  });
+});
+
 describe('ReplicationScript', () => {
   const settings = { database: 'sounz', dumpDir: '/var/backups/sounz', indexDir: '/var/lib/apollo/index', sounzRsyncPort: 18993,
     apolloRsyncPort: 18983, modules: { 'data-sounz': '/data/sounz' }, pair: 'slayer/megadeth', keepDays: 7, runTimeout: 14_400, keepCopies: 14, freeFloorMegabytes: 1024 };
@@ -198,7 +245,7 @@ describe('ReplicationScript', () => {
 
   test('check refuses no kept copies and a floor that is not a whole number of megabytes', async () => {
     const result = await replicationScriptProvider(fakeRunner().run).check!({},
-      { ...connection, script: '#!/bin/sh\n', ...settings, keepCopies: 0, freeFloorMegabytes: 1.5 });
+      { ...connection, script: '#!/bin/sh\n', password, ...settings, keepCopies: 0, freeFloorMegabytes: 1.5 });
     expect(result.failures).toEqual([
       expect.objectContaining({ property: 'keepCopies', reason: expect.stringContaining('from 1 to 1000') }),
       expect.objectContaining({ property: 'freeFloorMegabytes', reason: expect.stringContaining('from 0 to 1048576') })]);
@@ -206,13 +253,23 @@ describe('ReplicationScript', () => {
 
   test('the settings bound each run by the config\'s runTimeout, and check refuses a bound under a minute', async () => {
     expect(renderSettings({ ...settings, host: 'slayer', runTimeout: 3600 })).toContain('\nRUN_BOUND_SECONDS=3600\n');
-    const result = await replicationScriptProvider(fakeRunner().run).check!({}, { ...connection, script: '#!/bin/sh\n', ...settings, runTimeout: 5 });
+    const result = await replicationScriptProvider(fakeRunner().run).check!({}, { ...connection, script: '#!/bin/sh\n', password, ...settings, runTimeout: 5 });
     expect(result.failures).toEqual([expect.objectContaining({ property: 'runTimeout', reason: expect.stringContaining('from 60 to 86400') })]);
   });
 
   test.each([['slayer/slayer'], ['slayer'], ['slayer/megadeth/anthrax'], ['slayer/$(reboot)']])('check refuses the pair %j', async (pair) => {
-    const result = await replicationScriptProvider(fakeRunner().run).check!({}, { ...connection, script: '#!/bin/sh\n', ...settings, pair });
+    const result = await replicationScriptProvider(fakeRunner().run).check!({}, { ...connection, script: '#!/bin/sh\n', password, ...settings, pair });
     expect(result.failures).toEqual([expect.objectContaining({ property: 'pair', reason: expect.stringContaining('two different host names') })]);
+  });
+
+  test('the password and the token go to root-only files, through stdin', async () => {
+    const { run, calls } = fakeRunner();
+    await replicationScriptProvider(run).create!({ ...connection, script: '#!/bin/sh\n', password, ...settings });
+    expect(calls.map((c) => c.argv.slice(4))).toEqual([
+      ['/etc/sounz/replication.conf', '0644'], [PEER_PASSWORD_FILE, '0600'], [PEER_PROOF_FILE, '0600'],
+      ['/usr/share/sounz/scripts/dr/sounz-replicate', '0755']]);
+    expect(calls.map((c) => c.options?.stdin)).toEqual([expect.any(String), `${password}\n`, `${proofToken(password)}\n`, '#!/bin/sh\n']);
+    expect(JSON.stringify(calls.map((c) => c.argv))).not.toContain(password);
   });
 
   test('replicate() returns the receiver\'s kept line: the old database (if any) and folders', async () => {
