@@ -30,10 +30,15 @@ export const SERVICE_IP = at(100);
 export const SERVICE_LABEL = 'eth0:1';
 export const VANTAGE = { netns: named('sounz-vantage'), address: at(2), veth: named('vsz-vantage'), mac: mac(2) };
 /**
- * Which hosts: `namespace` (the default for now: namespaces sharing this machine's files, services started by
- * host.sh) or `debian` (SOUNZ_SANDBOX_HOSTS=debian: Debian 12 containers booted with systemd, machine.sh).
+ * Which hosts: `debian` (the default: Debian 12 containers booted with systemd, machine.sh, as the real pair
+ * runs) or `namespace` (SOUNZ_SANDBOX_HOSTS=namespace: the fast variant, namespaces sharing this machine's
+ * files, services started by host.sh).
  */
-export const HOST_KIND: 'namespace' | 'debian' = process.env.SOUNZ_SANDBOX_HOSTS === 'debian' ? 'debian' : 'namespace';
+function hostKind(value = process.env.SOUNZ_SANDBOX_HOSTS ?? 'debian'): 'namespace' | 'debian' {
+  if (value === 'debian' || value === 'namespace') return value;
+  throw new Error(`SOUNZ_SANDBOX_HOSTS=${value}: expected debian (the default) or namespace`);
+}
+export const HOST_KIND = hostKind();
 export const PACKAGES = ['openssh-server', 'rsync', 'postgresql', 'cron', 'iputils-arping', 'iproute2', 'procps', 'psmisc', 'keepalived',
   ...(HOST_KIND === 'debian' ? ['debootstrap', 'systemd-container'] : [])];
 

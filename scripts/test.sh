@@ -18,18 +18,21 @@ results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 # The suites that need no sandbox host (pure; the engine, the toolchain and the processes on this
 # machine alone) run in one band beside the suites that use sandbox hosts, which run in two bands, one
-# per sandbox (SOUNZ_SANDBOX_SLOT 0 and 1): the second takes the suites below, which name no sandbox
-# address of their own. Each band runs its suites one at a time.
+# per sandbox (SOUNZ_SANDBOX_SLOT 0 and 1). The second band boots its hosts as Debian 12 systems with
+# systemd (the default kind; the rootfs is built and cached on first use) and takes the suites below,
+# which name no sandbox address of their own; the first runs the rest on the fast namespace hosts.
+# Each band runs its suites one at a time.
 apart=(/test/unit/ '/test/integration/(engine|interrupted|languageHost|lazyModules|toolchain|warmProvider)\.test\.ts$')
-second='/test/integration/(guard|chaos|failures|continuous|sharedStack|reboot|stepGraph|peerTrust)\.test\.ts$'
+second='/test/integration/(guard|failures|continuous|reboot|switching)\.test\.ts$'
 # One apt-get at a time: the packages the sandboxes need, before both come up.
 npm run --silent sandbox -- packages
 npx jest --runInBand --json --outputFile="$results/unit.json" "${apart[@]}" >"$results/unit.log" 2>&1 &
 unit=$!
-SOUNZ_SANDBOX_SLOT=1 npx jest --runInBand --json --outputFile="$results/second.json" "$second" >"$results/second.log" 2>&1 &
+{ bash scripts/rootfs.sh >/dev/null && SOUNZ_SANDBOX_HOSTS=debian SOUNZ_SANDBOX_SLOT=1 \
+  npx jest --runInBand --json --outputFile="$results/second.json" "$second"; } >"$results/second.log" 2>&1 &
 other=$!
 status=0
-SOUNZ_SANDBOX_SLOT=0 npx jest --runInBand --json --outputFile="$results/hosts.json" --testPathIgnorePatterns "${apart[@]}" "$second" || status=$?
+SOUNZ_SANDBOX_HOSTS=namespace SOUNZ_SANDBOX_SLOT=0 npx jest --runInBand --json --outputFile="$results/hosts.json" --testPathIgnorePatterns "${apart[@]}" "$second" || status=$?
 wait "$other" || status=$?
 wait "$unit" || status=$?
 cat "$results/second.log"

@@ -35,11 +35,20 @@ async function settled(info: sandbox.SandboxInfo): Promise<void> {
   throw new Error('keepalived did not settle with slayer as the master');
 }
 
+// On a Debian host, Debian's own unit with its own config file (so it starts again at boot, as on a real
+// server); on a namespace host, the daemon started by hand with a pidfile.
+const KEEPALIVED = sandbox.HOST_KIND === 'debian'
+  ? { config: '/etc/keepalived/keepalived.conf', start: 'systemctl restart keepalived', stop: 'systemctl stop keepalived' }
+  : {
+    config: '/etc/sounz/keepalived.conf',
+    start: 'keepalived -f /etc/sounz/keepalived.conf -p /run/keepalived.pid -r /run/keepalived-vrrp.pid </dev/null >/dev/null 2>&1',
+    stop: 'kill "$(cat /run/keepalived.pid)" 2>/dev/null',
+  };
+
 async function startKeepalived(info: sandbox.SandboxInfo, host: 'slayer' | 'megadeth'): Promise<void> {
   const peer = host === 'slayer' ? 'megadeth' : 'slayer';
-  await sandbox.execOn(host, ['sh', '-c', 'cat >/etc/sounz/keepalived.conf && keepalived -f /etc/sounz/keepalived.conf ' +
-    '-p /run/keepalived.pid -r /run/keepalived-vrrp.pid </dev/null >/dev/null 2>&1'],
-  { input: keepalivedConfig(info.hosts[host], info.hosts[peer], info.serviceIp, host === 'slayer') });
+  await sandbox.execOn(host, ['sh', '-c', `cat >${KEEPALIVED.config} && ${KEEPALIVED.start}`],
+    { input: keepalivedConfig(info.hosts[host], info.hosts[peer], info.serviceIp, host === 'slayer') });
 }
 
 export async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch, withPartition: boolean) {
@@ -70,7 +79,7 @@ export async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch, w
     return { takeover: series(takeover), partition };
   } finally {
     for (const host of sandbox.hostnames) {
-      await sandbox.execOn(host, ['sh', '-c', 'kill "$(cat /run/keepalived.pid)" 2>/dev/null; rm -f /etc/sounz/keepalived.conf'])
+      await sandbox.execOn(host, ['sh', '-c', `${KEEPALIVED.stop}; rm -f ${KEEPALIVED.config}`])
         .catch(() => undefined);
     }
   }
