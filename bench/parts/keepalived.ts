@@ -53,6 +53,7 @@ async function startKeepalived(info: sandbox.SandboxInfo, host: 'slayer' | 'mega
 
 export async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch, withPartition: boolean) {
   const takeover = [];
+  const boot = [];
   for (const host of sandbox.hostnames) await startKeepalived(info, host);
   try {
     for (let i = 0; i < RUNS; i++) {
@@ -61,7 +62,9 @@ export async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch, w
       const killed = Date.now();
       await sandbox.kill('slayer');
       takeover.push(await watch.firstAnswer('megadeth', killed));
+      const powered = Date.now();
       await sandbox.revive('slayer');
+      boot.push(Date.now() - powered);
       await startKeepalived(info, 'slayer');
     }
     await settled(info);
@@ -76,7 +79,7 @@ export async function benchKeepalived(info: sandbox.SandboxInfo, watch: Watch, w
         }
       },
       () => settled(info)) : undefined;
-    return { takeover: series(takeover), partition };
+    return { takeover: series(takeover), boot: series(boot), partition };
   } finally {
     for (const host of sandbox.hostnames) {
       await sandbox.execOn(host, ['sh', '-c', `${KEEPALIVED.stop}; rm -f ${KEEPALIVED.config}`])
