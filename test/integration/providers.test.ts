@@ -8,7 +8,7 @@ import { Engine, PulumiError } from '../../ops/engine';
 import { closeConnections, runOverSsh, SshTarget } from '../../providers/ssh';
 import { statusFileProvider } from '../../providers/statusFile';
 import { STATUSES } from '../../model/statuses';
-import { escaped } from '../support/hosts';
+import { escaped, rsyncDaemonsRunning, sh, stopRsyncDaemon } from '../support/hosts';
 
 jest.setTimeout(600_000);
 
@@ -210,6 +210,15 @@ describe('RsyncDaemon', () => {
     await engine.up('rsyncd: create');
     expect(await onSlayer('cat', '/etc/sounz/rsyncd-sounz.conf')).toContain('[data]\n    path = /data/sounz');
     expect(await listening(18993)).toBe(true);
+    expect(await rsyncDaemonsRunning('slayer')).toBe('sounz');
+    if (sandbox.HOST_KIND === 'debian') {
+      // systemd runs it, enabled for boot, in the foreground: no pidfile.
+      expect(await sh('slayer', 'systemctl is-enabled sounz-rsyncd-sounz; systemctl is-active sounz-rsyncd-sounz; ls /run/sounz/rsyncd-sounz.pid 2>/dev/null; true'))
+        .toBe('enabled\nactive');
+      expect(await sh('slayer', 'ss -Hltnp "sport = :18993" | grep -c "pid=$(systemctl show -p MainPID --value sounz-rsyncd-sounz),"')).toBe('1');
+    } else {
+      expect(await sh('slayer', 'ss -Hltnp "sport = :18993" | grep -c "pid=$(cat /run/sounz/rsyncd-sounz.pid),"')).toBe('1');
+    }
     // The pair's password and the proof token: root's alone (rsync refuses a secrets file others may read).
     expect(await onSlayer('stat', '-c', '%U %a %n', '/etc/sounz/rsyncd-sounz.secrets', '/etc/sounz/rsyncd-sounz.proof', '/etc/sounz/rsyncd-sounz.proof/token'))
       .toBe('root 600 /etc/sounz/rsyncd-sounz.secrets\nroot 700 /etc/sounz/rsyncd-sounz.proof\nroot 600 /etc/sounz/rsyncd-sounz.proof/token\n');
@@ -228,8 +237,9 @@ describe('RsyncDaemon', () => {
     expect(await listening(18993)).toBe(false);
   });
 
-  test('a daemon killed by hand is found by refresh and restarted by up', async () => {
-    await onSlayer('sh', '-c', 'kill "$(cat /run/sounz/rsyncd-sounz.pid)"; sleep 0.3');
+  test('a daemon stopped by hand is found by refresh and restarted by up', async () => {
+    await stopRsyncDaemon('slayer', 'sounz');
+    await onSlayer('sleep', '0.3');
     expect((await engine.refresh('rsyncd: refresh')).stdout).toMatch(change('running', true, false));
     await engine.up('rsyncd: repair');
     expect(await listening(18994)).toBe(true);
@@ -255,7 +265,8 @@ describe('RsyncDaemon', () => {
   // Issue 27: a plain rsync daemon greets too; only the daemon of our pidfile holding the port counts.
   test('with another rsync daemon on its port, refresh finds ours stopped and up fails naming it, not trusting its greeting', async () => {
     const until = (held: boolean) => `for i in $(seq 50); do ss -Hltn "sport = :18994" | grep -q . ${held ? '&&' : '||'} break; sleep 0.1; done`;
-    await onSlayer('sh', '-c', `kill "$(cat /run/sounz/rsyncd-sounz.pid)"; ${until(false)}; ` +
+    await stopRsyncDaemon('slayer', 'sounz');
+    await onSlayer('sh', '-c', `${until(false)}; ` +
       'printf "port = 18994\\npid file = /tmp/other-rsyncd.pid\\nuse chroot = no\\nlog file = /tmp/other-rsyncd.log\\n[x]\\n    path = /tmp\\n" >/tmp/other-rsyncd.conf; ' +
       `rm -f /tmp/other-rsyncd.pid; rsync --daemon --config=/tmp/other-rsyncd.conf </dev/null >/dev/null 2>&1; ${until(true)}`);
     try {
@@ -277,6 +288,7 @@ describe('RsyncDaemon', () => {
     await engine.up('rsyncd: delete');
     expect(await listening(18994)).toBe(false);
     expect(await onSlayer('ls', '/etc/sounz')).not.toMatch(/rsyncd-sounz\.(conf|secrets|proof)/);
+    expect(await sh('slayer', 'ls /etc/systemd/system/sounz-rsyncd-sounz.service /run/sounz/rsyncd-sounz.pid 2>/dev/null; true')).toBe('');
   });
 });
 
