@@ -36,8 +36,9 @@ const paths = (name: string) => ({
 /** The daemon's unit where systemd is PID 1. */
 export const rsyncUnit = (name: string) => `sounz-rsyncd-${name}.service`;
 
-// No `pid file` in the config: a host without systemd names it when it starts the daemon
-// (--dparam=pidfile), where systemd runs the unit knows the daemon's process.
+// No `pid file` in the config, so that it reads the same on both kinds of host: one without systemd
+// names the pidfile when it starts the daemon (--dparam=pidfile); where systemd runs it, the unit
+// knows the daemon's process.
 export function renderRsyncConfig(inputs: RsyncDaemonInputs): string {
   const { config, secrets, proof } = paths(inputs.name);
   const modules = Object.entries({ ...inputs.modules, [PROOF_MODULE]: proof })

@@ -44,7 +44,8 @@ export const GUARD_UNIT = 'sounz-guard.service';
 /**
  * A shell function: `resolve NAME` prints NAME's first IPv4 address as the host resolves it (/etc/hosts,
  * then DNS: getent), nothing when it does not resolve; an address prints itself. Resolved when needed, not
- * once at install: a name may move, and a host may boot before its resolver answers.
+ * once at install: a name may move, and a host may boot before its resolver answers. The guard's script
+ * (providers/scripts/guard/sounz-guard.sh) has it word for word, as a unit test checks.
  */
 export const RESOLVE_PEER = `resolve() { timeout 3 getent ahostsv4 "$1" | awk 'NR == 1 { print $1 }'; }`;
 /** The rsync module of the SOUNZ daemon that publishes this host's generations, read-only, to the peer. */
