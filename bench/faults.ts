@@ -11,6 +11,7 @@ import { join } from 'path';
 import * as sandbox from '../sandbox';
 import { NORMAL, Pair, RECOVERY } from '../model/pairs';
 import { sandboxStack } from '../ops/sandboxStack';
+import { GUARD_CRON_FILE, GUARD_UNIT } from '../providers/serviceGuard';
 
 type HostName = 'slayer' | 'megadeth';
 const sh = async (host: HostName, text: string) => (await sandbox.execOn(host, ['sh', '-c', text])).stdout.trim();
@@ -78,7 +79,10 @@ async function main() {
         // Before the claim succeeds, the old server keeps its whole old role.
         const status = await sh(s.old, 'cat /etc/sounz/sounz.status');
         if (status !== s.oldStatus) violations.push(`${s.old} serves with status ${status}, not ${s.oldStatus}`);
-        if (await sh(s.old, 'test -e /etc/cron.d/sounz-guard && echo guard || true') !== 'guard') violations.push(`${s.old} serves without its guard`);
+        // Its unit enabled where systemd runs, its cron file elsewhere.
+        if (await sh(s.old, `{ test -e ${GUARD_CRON_FILE} || systemctl is-enabled --quiet ${GUARD_UNIT} 2>/dev/null; } && echo guard || true`) !== 'guard') {
+          violations.push(`${s.old} serves without its guard`);
+        }
       }
       await engine.up(`${s.name}: run again`).catch((e: Error) => violations.push(`the re-run failed: ${errorsOf(e)}`));
       if (await servedBy() !== s.server) violations.push(`after the re-run ${await servedBy()} serves, not ${s.server}`);

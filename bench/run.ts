@@ -11,7 +11,7 @@ import { cpus, totalmem } from 'os';
 import { join } from 'path';
 import * as sandbox from '../sandbox';
 import { sandboxStack } from '../ops/sandboxStack';
-import { GUARD_COMMAND, GUARD_CRON_FILE } from '../providers/serviceGuard';
+import { GUARD_COMMAND, GUARD_CRON_FILE, GUARD_UNIT } from '../providers/serviceGuard';
 import { converge, NORMAL, RUNS, Series, VS, Watch } from './measure';
 import { benchContinuous } from './parts/continuous';
 import { benchDark } from './parts/dark';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     const continuous = PARTS.has('continuous') ? await benchContinuous(info, watch) : undefined;
     // keepalived takes over the same service IP: slayer, which the program left serving, lets it go,
     // and the program's guard (which would answer keepalived's split brains) stops for good.
-    await sandbox.execOn('slayer', ['sh', '-c', `rm -f ${GUARD_CRON_FILE}; ${GUARD_COMMAND} stop; ip addr del ${info.serviceIp}/24 dev eth0`]);
+    await sandbox.execOn('slayer', ['sh', '-c', `rm -f ${GUARD_CRON_FILE}; systemctl disable --quiet ${GUARD_UNIT} 2>/dev/null; ${GUARD_COMMAND} stop; ip addr del ${info.serviceIp}/24 dev eth0`]);
     const keepalived = PARTS.has('keepalived') ? await benchKeepalived(info, watch, PARTS.has('partition')) : undefined;
     const date = new Date().toISOString();
     const keepalivedMs = keepalived?.takeover.medianMs;

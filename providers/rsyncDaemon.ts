@@ -1,17 +1,21 @@
 // RsyncDaemon: one of the runbook's two rsync daemons (Apollo's index, SOUNZ's data areas) on the
-// replication source: its config file and a running `rsync --daemon` with a pidfile, reachable only
-// from the other host, and only with the pair's password. It serves a proof token beside the data, so
-// that the peer copies only from it (rsync's password proves the client, not the server). `read`
-// reports it running only if the daemon of its pidfile holds the port and greets and the config and
-// trust files are ours, so `pulumi refresh` finds a daemon that died or a file edited by hand.
+// replication source: its config file and a running `rsync --daemon`, reachable only from the other
+// host, and only with the pair's password. Where systemd is PID 1 the daemon is a unit of ours
+// (sounz-rsyncd-<name>.service, `--no-detach`), enabled where the role runs it, so it comes back after a
+// reboot; elsewhere it detaches with a pidfile, and the replication's dump starts it again after a
+// reboot (sounz-replicate's serve). It serves a proof token beside the data, so that the peer copies
+// only from it (rsync's password proves the client, not the server). `read` reports it running only if
+// its daemon (the unit's main process, or that of its pidfile) holds the port and greets and the config,
+// unit and trust files are ours, so `pulumi refresh` finds a daemon that died or a file edited by hand.
 import * as pulumi from '@pulumi/pulumi';
 import { PEER_USER, PROOF_MODULE, proofToken } from '../model/peerTrust';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { hostScript } from './project';
 import { Runner, runOverSsh, script } from './ssh';
+import { renderUnit, UNITS } from './systemdUnit';
 
 export interface RsyncDaemonInputs extends ConnectionInputs {
-  /** `apollo` or `sounz`: names the config file, the pidfile and the log lines. */
+  /** `apollo` or `sounz`: names the config file, the pidfile or unit and the log lines. */
   name: string;
   port: number;
   /** rsync module name -> absolute path it serves, read-only. */
@@ -24,18 +28,23 @@ export interface RsyncDaemonInputs extends ConnectionInputs {
 }
 
 const paths = (name: string) => ({
-  config: `/etc/sounz/rsyncd-${name}.conf`, pidfile: `/run/sounz/rsyncd-${name}.pid`,
+  config: `/etc/sounz/rsyncd-${name}.conf`, pidfile: `/run/sounz/rsyncd-${name}.pid`, unit: rsyncUnit(name),
   // Beside the config, root's alone (providers/scripts/rsyncd/common.sh makes them).
   secrets: `/etc/sounz/rsyncd-${name}.secrets`, proof: `/etc/sounz/rsyncd-${name}.proof`,
 });
 
+/** The daemon's unit where systemd is PID 1. */
+export const rsyncUnit = (name: string) => `sounz-rsyncd-${name}.service`;
+
+// No `pid file` in the config, so that it reads the same on both kinds of host: one without systemd
+// names the pidfile when it starts the daemon (--dparam=pidfile); where systemd runs it, the unit
+// knows the daemon's process.
 export function renderRsyncConfig(inputs: RsyncDaemonInputs): string {
-  const { config, pidfile, secrets, proof } = paths(inputs.name);
+  const { config, secrets, proof } = paths(inputs.name);
   const modules = Object.entries({ ...inputs.modules, [PROOF_MODULE]: proof })
     .map(([module, path]) => `[${module}]\n    path = ${path}\n    comment = ${inputs.name} ${module}\n`);
   return [
     `# Managed by Pulumi (sounz-standby) as ${config}; edits are overwritten.`,
-    `pid file = ${pidfile}`,
     `port = ${inputs.port}`,
     'use chroot = no',
     'read only = yes',
@@ -59,17 +68,21 @@ function stdinOf(inputs: RsyncDaemonInputs): string {
   return `${PEER_USER}:${inputs.password}\n${proofToken(inputs.password)}\n${renderRsyncConfig(inputs)}`;
 }
 
-const rsyncdScript = (name: string) => hostScript('rsyncd/common.sh') + hostScript(`rsyncd/${name}.sh`);
+export function renderRsyncUnit(inputs: RsyncDaemonInputs): string {
+  return renderUnit(`the SOUNZ ${inputs.name} rsync daemon`, ['/usr/bin/rsync', '--daemon', '--no-detach', `--config=${paths(inputs.name).config}`]);
+}
+
+const rsyncdScript = (name: string) => UNITS + hostScript('rsyncd/common.sh') + hostScript(`rsyncd/${name}.sh`);
 const START = rsyncdScript('start');
 const STOP = rsyncdScript('stop');
 const OBSERVE = rsyncdScript('observe');
 
 export function rsyncDaemonProvider(run: Runner = runOverSsh): pulumi.dynamic.ResourceProvider {
   const converge = async (inputs: RsyncDaemonInputs) => {
-    const { config, pidfile } = paths(inputs.name);
+    const { config, pidfile, unit } = paths(inputs.name);
     const argv = inputs.running
-      ? script(START, config, pidfile, String(inputs.port), ...Object.values(inputs.modules))
-      : script(STOP, config, pidfile);
+      ? script(START, config, pidfile, String(inputs.port), unit, renderRsyncUnit(inputs), ...Object.values(inputs.modules))
+      : script(STOP, config, pidfile, unit);
     await run(targetOf(inputs), argv, { stdin: stdinOf(inputs) });
   };
   return {
@@ -93,8 +106,8 @@ export function rsyncDaemonProvider(run: Runner = runOverSsh): pulumi.dynamic.Re
       return { id: `${inputs.host}:rsyncd-${inputs.name}`, outs: inputs };
     },
     async read(id: string, props: RsyncDaemonInputs) {
-      const { config, pidfile } = paths(props.name);
-      const state = (await run(targetOf(props), script(OBSERVE, config, pidfile, String(props.port)),
+      const { config, pidfile, unit } = paths(props.name);
+      const state = (await run(targetOf(props), script(OBSERVE, config, pidfile, String(props.port), unit, renderRsyncUnit(props)),
         { stdin: stdinOf(props) })).stdout.trim();
       return { id, props: { ...props, running: state === 'running' } };
     },

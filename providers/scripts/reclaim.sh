@@ -6,8 +6,8 @@
 # serves (its sounz.status is a serving one) takes it back, once duplicate-address detection finds
 # nobody holding it: at boot the peer cannot be asked reliably, so the LAN is asked instead; a newer
 # server that took over meanwhile answers for the address, and this host stays without it. A standby
-# (or a host whose status is down) never claims. The guard, started by its own @reboot line, then
-# keeps watching as before.
+# (or a host whose status is down) never claims. The guard, started by its unit where systemd runs and
+# by its own @reboot line elsewhere, then keeps watching as before.
 # Config: $1 (default /etc/sounz/service-address), one line "IP PREFIX DEV LABEL", written by the
 # claim of the service address and removed by its release.
 set -u

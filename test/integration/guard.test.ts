@@ -14,7 +14,7 @@ import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
 import { REPLICATE_COMMAND } from '../../model/hostPaths';
 import { PEER_PASSWORD_FILE, PEER_USER } from '../../model/peerTrust';
 import { GUARD_COMMAND } from '../../providers/serviceGuard';
-import { escaped, holders as holdersOf, sh } from '../support/hosts';
+import { escaped, holders as holdersOf, rsyncDaemonsRunning, sh, startRsyncDaemon, stopRsyncDaemon } from '../support/hosts';
 import { VantagePoller } from '../../sandbox/vantagePoller';
 
 jest.setTimeout(1_500_000);
@@ -72,19 +72,45 @@ test('the guard is in the preview, runs on the serving host only, and the peer c
   expect(preview.stdout).toMatch(shown('+', 'megadeth-guard'));
   await engine.up('NORMAL: first deployment');
   expect(await sh('slayer', `${GUARD_COMMAND} status`)).toBe('running');
-  expect(await sh('slayer', 'grep -c sounz-guard /etc/cron.d/sounz-guard')).toBe('2');
-  expect(await sh('megadeth', 'test -e /etc/cron.d/sounz-guard || test -e /run/sounz/guard.pid || echo none')).toBe('none');
+  const ours = 'ls /etc/systemd/system/sounz-guard.service /etc/systemd/system/sounz-rsyncd-* /etc/cron.d/sounz-guard /run/sounz/guard.pid /run/sounz/rsyncd-*.pid 2>/dev/null; true';
+  if (sandbox.HOST_KIND === 'debian') {
+    // systemd runs the guard and the rsync daemons of the server, and starts them at boot: no cron file, no pidfile.
+    expect(await sh('slayer', 'systemctl is-enabled sounz-guard sounz-rsyncd-apollo sounz-rsyncd-sounz; systemctl is-active sounz-guard sounz-rsyncd-apollo sounz-rsyncd-sounz'))
+      .toBe('enabled\nenabled\nenabled\nactive\nactive\nactive');
+    expect(await sh('slayer', ours)).toBe('/etc/systemd/system/sounz-guard.service\n/etc/systemd/system/sounz-rsyncd-apollo.service\n/etc/systemd/system/sounz-rsyncd-sounz.service');
+  } else {
+    expect(await sh('slayer', 'grep -c sounz-guard /etc/cron.d/sounz-guard')).toBe('2');
+    expect(await sh('slayer', ours)).toBe('/etc/cron.d/sounz-guard\n/run/sounz/guard.pid\n/run/sounz/rsyncd-apollo.pid\n/run/sounz/rsyncd-sounz.pid');
+  }
+  expect(await rsyncDaemonsRunning('slayer')).toBe('apollo\nsounz');
+  // The standby runs neither: no unit, no cron file, no pidfile.
+  expect(await sh('megadeth', ours)).toBe('');
   // megadeth reads slayer's generation from slayer's SOUNZ rsync daemon (read-only, for the peer only, with the pair's password).
   expect(await sh('megadeth', `rsync --password-file=${PEER_PASSWORD_FILE} rsync://${PEER_USER}@${info.hosts.slayer.address}:18993/generation/served /tmp/peer-served && cat /tmp/peer-served`))
     .toBe(await sh('slayer', 'cat /etc/sounz/generation/served'));
-  // A loop that died, its cron file gone (else cron starts it within the minute), is reported by
-  // refresh and started again by up.
-  await sh('slayer', 'rm /etc/cron.d/sounz-guard; kill "$(cat /run/sounz/guard.pid)"');
+  if (sandbox.HOST_KIND === 'debian') {
+    // A loop that dies is started again by systemd; one stopped by hand and disabled is reported by
+    // refresh and started again by up.
+    const mainPid = () => sh('slayer', 'systemctl show -p MainPID --value sounz-guard');
+    const died = await mainPid();
+    await sh('slayer', `kill -KILL ${died}`);
+    for (let waited = 0; (await mainPid()) === died || (await mainPid()) === '0'; waited += 250) {
+      if (waited > 10_000) throw new Error('systemd did not start the guard again within 10 s');
+      await sleep(250);
+    }
+    expect(await sh('slayer', `${GUARD_COMMAND} status`)).toBe('running');
+    await sh('slayer', 'systemctl disable --now sounz-guard');
+  } else {
+    // A loop that died, its cron file gone (else cron starts it within the minute), is reported by
+    // refresh and started again by up.
+    await sh('slayer', 'rm /etc/cron.d/sounz-guard; kill "$(cat /run/sounz/guard.pid)"');
+  }
   await engine.refresh('refresh: the guard died');
   const fix = await engine.run(['preview', '--diff']);
   expect(fix.stdout).toMatch(shown('~', 'slayer-guard'));
   await engine.up('guard started again');
   expect(await sh('slayer', `${GUARD_COMMAND} status`)).toBe('running');
+  if (sandbox.HOST_KIND === 'debian') expect(await sh('slayer', 'systemctl is-enabled sounz-guard')).toBe('enabled');
   await engine.run(['preview', '--expect-no-changes']);
 });
 
@@ -120,7 +146,9 @@ test('partition, EMERGENCY, heal: exactly one holder within 10 s, without any up
   // slayer let go, recorded why, and stopped what a stale server must not run.
   expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('down');
   expect(await sh('slayer', 'test -e /etc/cron.d/sounz-replication || echo absent')).toBe('absent');
-  expect(await sh('slayer', 'for d in apollo sounz; do test -e /run/sounz/rsyncd-$d.pid && echo $d; done; true')).toBe('');
+  expect(await rsyncDaemonsRunning('slayer')).toBe('');
+  // Where systemd runs them they stay off after a reboot too.
+  if (sandbox.HOST_KIND === 'debian') expect(await sh('slayer', 'systemctl is-enabled sounz-rsyncd-apollo sounz-rsyncd-sounz')).toBe('disabled\ndisabled');
   expect(await sh('slayer', `${REPLICATE_COMMAND} state | grep '^frozen='`)).toBe('frozen=yes');
   expect(await guardLog('slayer')).toMatch(new RegExp(`${escaped(info.hosts.megadeth.address)} \\(${info.hosts.megadeth.mac}\\) also answers for ` +
     `${escaped(info.serviceIp)} and began to serve in generation \\d+, after this host \\(generation \\d+\\): this host is stale; released ${escaped(info.serviceIp)}`, 'i'));
@@ -135,16 +163,14 @@ test('a guard that cannot learn its peer\'s generation keeps the service IP and 
   const before = fenced().length;
   await partitionedEmergency('EMERGENCY: slayer cut off, megadeth\'s daemon to be stopped');
   expect(fenced()).toHaveLength(before + 1);
-  await sh('megadeth', 'kill "$(cat /run/sounz/rsyncd-sounz.pid)"');
+  await stopRsyncDaemon('megadeth', 'sounz');
   await sandbox.heal('slayer');
   await sleep(6000);
   expect(await holders()).toEqual(['megadeth', 'slayer']);
   expect(await guardLog('slayer')).toMatch(new RegExp(`also answers for ${escaped(info.serviceIp)}, but the generation of ${escaped(info.hosts.megadeth.address)} cannot be learned \\(.*\\): keeping ${escaped(info.serviceIp)}`));
   expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('production');
   // Once megadeth publishes its generation again, slayer learns that it is stale and lets go.
-  // (rsync --daemon will not start while the killed daemon's pidfile is there, and serves its stdin
-  // as inetd's connection unless stdin is something else.)
-  await sh('megadeth', 'rm -f /run/sounz/rsyncd-sounz.pid; rsync --daemon --config=/etc/sounz/rsyncd-sounz.conf </dev/null >/dev/null 2>&1');
+  await startRsyncDaemon('megadeth', 'sounz');
   const restarted = Date.now();
   expect(await waitForOneHolder(restarted)).toBeLessThan(10);
   expect(await holders()).toEqual(['megadeth']);

@@ -8,7 +8,7 @@ import { Engine, PulumiError } from '../../ops/engine';
 import { closeConnections, runOverSsh, SshTarget } from '../../providers/ssh';
 import { statusFileProvider } from '../../providers/statusFile';
 import { STATUSES } from '../../model/statuses';
-import { escaped } from '../support/hosts';
+import { escaped, rsyncDaemonsRunning, sh, stopRsyncDaemon } from '../support/hosts';
 
 jest.setTimeout(600_000);
 
@@ -210,6 +210,15 @@ describe('RsyncDaemon', () => {
     await engine.up('rsyncd: create');
     expect(await onSlayer('cat', '/etc/sounz/rsyncd-sounz.conf')).toContain('[data]\n    path = /data/sounz');
     expect(await listening(18993)).toBe(true);
+    expect(await rsyncDaemonsRunning('slayer')).toBe('sounz');
+    if (sandbox.HOST_KIND === 'debian') {
+      // systemd runs it, enabled for boot, in the foreground: no pidfile.
+      expect(await sh('slayer', 'systemctl is-enabled sounz-rsyncd-sounz; systemctl is-active sounz-rsyncd-sounz; ls /run/sounz/rsyncd-sounz.pid 2>/dev/null; true'))
+        .toBe('enabled\nactive');
+    }
+    // The daemon holds every listening socket of the port (IPv4 and IPv6 where the host has both).
+    const daemon = sandbox.HOST_KIND === 'debian' ? '$(systemctl show -p MainPID --value sounz-rsyncd-sounz)' : '$(cat /run/sounz/rsyncd-sounz.pid)';
+    expect(await sh('slayer', `ss -Hltnp "sport = :18993" | grep -vc "pid=${daemon},"`)).toBe('0');
     // The pair's password and the proof token: root's alone (rsync refuses a secrets file others may read).
     expect(await onSlayer('stat', '-c', '%U %a %n', '/etc/sounz/rsyncd-sounz.secrets', '/etc/sounz/rsyncd-sounz.proof', '/etc/sounz/rsyncd-sounz.proof/token'))
       .toBe('root 600 /etc/sounz/rsyncd-sounz.secrets\nroot 700 /etc/sounz/rsyncd-sounz.proof\nroot 600 /etc/sounz/rsyncd-sounz.proof/token\n');
@@ -228,8 +237,9 @@ describe('RsyncDaemon', () => {
     expect(await listening(18993)).toBe(false);
   });
 
-  test('a daemon killed by hand is found by refresh and restarted by up', async () => {
-    await onSlayer('sh', '-c', 'kill "$(cat /run/sounz/rsyncd-sounz.pid)"; sleep 0.3');
+  test('a daemon stopped by hand is found by refresh and restarted by up', async () => {
+    await stopRsyncDaemon('slayer', 'sounz');
+    await onSlayer('sleep', '0.3');
     expect((await engine.refresh('rsyncd: refresh')).stdout).toMatch(change('running', true, false));
     await engine.up('rsyncd: repair');
     expect(await listening(18994)).toBe(true);
@@ -255,7 +265,8 @@ describe('RsyncDaemon', () => {
   // Issue 27: a plain rsync daemon greets too; only the daemon of our pidfile holding the port counts.
   test('with another rsync daemon on its port, refresh finds ours stopped and up fails naming it, not trusting its greeting', async () => {
     const until = (held: boolean) => `for i in $(seq 50); do ss -Hltn "sport = :18994" | grep -q . ${held ? '&&' : '||'} break; sleep 0.1; done`;
-    await onSlayer('sh', '-c', `kill "$(cat /run/sounz/rsyncd-sounz.pid)"; ${until(false)}; ` +
+    await stopRsyncDaemon('slayer', 'sounz');
+    await onSlayer('sh', '-c', `${until(false)}; ` +
       'printf "port = 18994\\npid file = /tmp/other-rsyncd.pid\\nuse chroot = no\\nlog file = /tmp/other-rsyncd.log\\n[x]\\n    path = /tmp\\n" >/tmp/other-rsyncd.conf; ' +
       `rm -f /tmp/other-rsyncd.pid; rsync --daemon --config=/tmp/other-rsyncd.conf </dev/null >/dev/null 2>&1; ${until(true)}`);
     try {
@@ -277,6 +288,7 @@ describe('RsyncDaemon', () => {
     await engine.up('rsyncd: delete');
     expect(await listening(18994)).toBe(false);
     expect(await onSlayer('ls', '/etc/sounz')).not.toMatch(/rsyncd-sounz\.(conf|secrets|proof)/);
+    expect(await sh('slayer', 'ls /etc/systemd/system/sounz-rsyncd-sounz.service /run/sounz/rsyncd-sounz.pid 2>/dev/null; true')).toBe('');
   });
 });
 
@@ -289,7 +301,7 @@ describe('failures', () => {
       await set('status', 'standby');
       const started = Date.now();
       const failure = await engine.up('killed: during').then(() => undefined, (e: PulumiError) => e);
-      expect(failure?.result.stdout).toMatch(/slayer \(root@198\.51\.100\.11:22\): SSH connection failed/);
+      expect(failure?.result.stdout).toMatch(new RegExp(`slayer \\(root@${escaped(info.hosts.slayer.address)}:22\\): SSH connection failed`));
       expect(Date.now() - started).toBeLessThan(60_000);
       JSON.parse(await engine.exportState());
     } finally {
@@ -305,7 +317,7 @@ describe('failures', () => {
     const target: SshTarget = { host: name, address, port: sshPort, user, hostKey: info.hosts.megadeth.hostKey,
       privateKey: info.operatorPrivateKey };
     await expect(runOverSsh(target, ['true'])).rejects.toThrow(
-      'slayer (root@198.51.100.11:22): SSH connection failed: its host key does not match the pinned ssh-ed25519 key');
+      `slayer (root@${address}:22): SSH connection failed: its host key does not match the pinned ssh-ed25519 key`);
   });
 
   // Issue 12, finding 10: a second sshd on slayer with an RSA host key only, Debian 12's defaults
@@ -316,7 +328,7 @@ describe('failures', () => {
       dir=$(mktemp -d /tmp/sshd-rsa.XXXXXX)
       ssh-keygen -q -t rsa -b 3072 -N '' -C '' -f "$dir/host_rsa_key"
       sed -e "s|^ListenAddress .*|ListenAddress ${address}:2222|" -e "s|^HostKey .*|HostKey $dir/host_rsa_key|" \
-        -e "s|^PidFile .*|PidFile $dir/sshd.pid|" /var/lib/sounz-sandbox/hosts/slayer/sshd_config >"$dir/sshd_config"
+        -e "s|^PidFile .*|PidFile $dir/sshd.pid|" ${sandbox.STATE_DIR}/hosts/slayer/sshd_config >"$dir/sshd_config"
       echo "LogLevel DEBUG1" >>"$dir/sshd_config"
       /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
       echo "$dir"; cut -d' ' -f1,2 "$dir/host_rsa_key.pub"`);

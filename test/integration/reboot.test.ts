@@ -10,7 +10,7 @@ import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { aloneOn, NORMAL, RECOVERY } from '../../model/pairs';
 import { RECLAIM_COMMAND, RECLAIM_CRON_FILE, SERVICE_ADDRESS_RECORD } from '../../providers/serviceAddress';
-import { GUARD_COMMAND } from '../../providers/serviceGuard';
+import { GUARD_COMMAND, GUARD_CRON_FILE } from '../../providers/serviceGuard';
 import { escaped, holders as holdersOf, sh } from '../support/hosts';
 import { TimedSample, VantagePoller } from '../../sandbox/vantagePoller';
 
@@ -91,8 +91,16 @@ test('NORMAL: slayer, which serves, reboots and answers on the service IP again 
   expect(await sh('slayer', 'ip -4 -o addr show dev eth0')).toMatch(new RegExp(`inet ${escaped(info.serviceIp)}/24 .* eth0:1`));
   expect(await reclaimLog('slayer')).toMatch(new RegExp(`sounz-reclaim: booted with sounz\\.status production \\(served since generation \\d+\\) and nobody answers for ${escaped(info.serviceIp)}: ` +
     `claimed ${escaped(info.serviceIp)} on eth0 \\(eth0:1\\) again`));
-  // The guard, started by its own @reboot line, guards the address again.
+  // The guard, started by its unit (Debian) or its own @reboot line, guards the address again.
   await until('slayer\'s guard runs', async () => (await sh('slayer', `${GUARD_COMMAND} status`)) === 'running', 10);
+  if (sandbox.HOST_KIND === 'debian') {
+    // systemd started the guard and the rsync daemons at boot (no cron file, no pidfile).
+    await until('slayer\'s units run', async () => (await sh('slayer', 'systemctl is-active sounz-guard sounz-rsyncd-apollo sounz-rsyncd-sounz')) ===
+      'active\nactive\nactive', 10);
+    expect(await sh('slayer', 'ls /etc/cron.d/sounz-guard /run/sounz/guard.pid /run/sounz/rsyncd-*.pid 2>/dev/null; true')).toBe('');
+  } else {
+    expect(await sh('slayer', `grep -c '^@reboot root ${GUARD_COMMAND} start ' ${GUARD_CRON_FILE}`)).toBe('1');
+  }
 });
 
 test('NORMAL: megadeth, the standby, reboots and never claims', async () => {
@@ -108,6 +116,11 @@ test('NORMAL: megadeth, the standby, reboots and never claims', async () => {
   // The release took the boot-time claim off the standby: nothing at boot can add the address.
   expect(await sh('megadeth', `ls ${SERVICE_ADDRESS_RECORD} ${RECLAIM_CRON_FILE} ${RECLAIM_COMMAND} 2>/dev/null; true`)).toBe('');
   expect(await reclaimLog('megadeth')).not.toContain('claimed');
+  // Nor does anything start the guard or the rsync daemons there.
+  expect(await sh('megadeth', `${GUARD_COMMAND} status 2>/dev/null || echo stopped`)).toBe('stopped');
+  if (sandbox.HOST_KIND === 'debian') {
+    expect(await sh('megadeth', 'ls /etc/systemd/system/sounz-guard.service /etc/systemd/system/sounz-rsyncd-* 2>/dev/null; true')).toBe('');
+  }
 });
 
 test('after an EMERGENCY, slayer (status still production, but older) reboots and does not claim: megadeth answers alone', async () => {

@@ -5,7 +5,7 @@
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
-import { holders as holdersOf, sh } from '../support/hosts';
+import { guardInstalled, holders as holdersOf, rsyncDaemonsRunning, sh } from '../support/hosts';
 import { runOps } from '../support/ops';
 
 jest.setTimeout(600_000);
@@ -42,11 +42,9 @@ test('a switchover whose claim fails leaves slayer in its whole old role, and th
   expect(await holdersOf(info.serviceIp)).toEqual(['slayer']);
   // Its whole old role: the status, the guard, both rsync daemons' configs and processes.
   expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('production');
-  expect(await sh('slayer', 'test -e /etc/cron.d/sounz-guard && echo guard')).toBe('guard');
-  for (const daemon of ['apollo', 'sounz']) {
-    expect(await sh('slayer', `test -s /etc/sounz/rsyncd-${daemon}.conf && kill -0 "$(cat /run/sounz/rsyncd-${daemon}.pid)" && echo running`))
-      .toBe('running');
-  }
+  expect(await guardInstalled('slayer')).toBe('guard');
+  expect(await sh('slayer', 'ls /etc/sounz/rsyncd-apollo.conf /etc/sounz/rsyncd-sounz.conf')).toBe('/etc/sounz/rsyncd-apollo.conf\n/etc/sounz/rsyncd-sounz.conf');
+  expect(await rsyncDaemonsRunning('slayer')).toBe('apollo\nsounz');
 
   const retried = await runOps(engine, 'switch', ['switchover', '--reason', 'switchover, megadeth mended', '--yes']);
   expect(retried).toMatchObject({ code: 0 });

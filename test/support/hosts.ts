@@ -17,3 +17,30 @@ export async function holders(ip: string): Promise<sandbox.HostName[]> {
   }));
   return held.flat();
 }
+
+// Our services as each kind of host runs them (providers/scripts/units.sh): a systemd unit on a Debian
+// host, a pidfile (and the guard's cron file) on a namespace host.
+const debian = () => sandbox.HOST_KIND === 'debian';
+
+/** "guard" when the guard is set up to run on the host: its unit enabled, or its cron file there. */
+export const guardInstalled = (host: sandbox.HostName) => sh(host, debian()
+  ? 'systemctl is-enabled --quiet sounz-guard.service && echo guard || true'
+  : 'test -e /etc/cron.d/sounz-guard && echo guard || true');
+
+/** The rsync daemons of ours running on the host (apollo, sounz), one a line. */
+export const rsyncDaemonsRunning = (host: sandbox.HostName) => sh(host, debian()
+  ? 'for d in apollo sounz; do systemctl is-active --quiet sounz-rsyncd-$d.service && echo $d; done; true'
+  : 'for d in apollo sounz; do kill -0 "$(cat /run/sounz/rsyncd-$d.pid 2>/dev/null)" 2>/dev/null && echo $d; done; true');
+
+/** Stops an rsync daemon of ours by hand (systemd would start a killed one again). */
+export const stopRsyncDaemon = (host: sandbox.HostName, name: 'apollo' | 'sounz') => sh(host, debian()
+  ? `systemctl stop sounz-rsyncd-${name}.service`
+  : `kill "$(cat /run/sounz/rsyncd-${name}.pid)"`);
+
+/**
+ * Starts it again by hand, as the program did (rsync --daemon will not start while a killed daemon's
+ * pidfile is there, and serves its stdin as inetd's connection unless stdin is something else).
+ */
+export const startRsyncDaemon = (host: sandbox.HostName, name: 'apollo' | 'sounz') => sh(host, debian()
+  ? `systemctl start sounz-rsyncd-${name}.service`
+  : `rm -f /run/sounz/rsyncd-${name}.pid; rsync --daemon --config=/etc/sounz/rsyncd-${name}.conf --dparam=pidfile=/run/sounz/rsyncd-${name}.pid </dev/null >/dev/null 2>&1`);

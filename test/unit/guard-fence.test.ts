@@ -8,8 +8,12 @@ import { join } from 'path';
 import { ConfigError, parseStackConfig } from '../../model';
 import { connection, fakeRunner, PRIVATE_KEY } from '../support/fakeRunner';
 import {
-  GUARD_COMMAND, GUARD_CRON_FILE, GUARD_SCRIPT, renderGuardCron, serviceGuardProvider,
+  GENERATION_MODULE, GUARD_COMMAND, GUARD_CRON_FILE, GUARD_PIDFILE, GUARD_SCRIPT, GUARD_UNIT, renderGuardCron, renderGuardUnit, serviceGuardProvider,
 } from '../../providers/serviceGuard';
+import { GENERATION_DIR } from '../../model/generation';
+import { REPLICATE_COMMAND } from '../../model/hostPaths';
+import { PEER_PASSWORD_FILE, PEER_USER } from '../../model/peerTrust';
+import { ARPING_SENDER_MAC } from '../../providers/ssh';
 import { fenceArgv, fenceProvider, LocalRunner, runLocally } from '../../providers/fence';
 
 
@@ -32,27 +36,33 @@ describe('ServiceGuard', () => {
     expect(await provider.diff!('id', guard, { ...guard, host: 'megadeth' })).toMatchObject({ replaces: ['host'] });
   });
 
-  test('a serving host gets the script on stdin and its values as positional arguments; the cron file restarts it', async () => {
+  test('a serving host gets the script on stdin and its values as positional arguments; its unit or its cron file restarts it', async () => {
     const { run, calls } = fakeRunner(() => ({ stdout: 'started\n' }));
     const { id } = await serviceGuardProvider(run).create!(guard);
     expect(id).toBe('slayer:sounz-guard');
     const [{ argv, options }] = calls;
     expect(argv.slice(0, 2)).toEqual(['sh', '-c']);
     expect(argv[2]).not.toContain('198.51.100');
-    expect(argv.slice(3)).toEqual(['sh', GUARD_COMMAND, GUARD_CRON_FILE, renderGuardCron(guard), '198.51.100.100', '24', 'eth0', '198.51.100.12', '18993']);
+    expect(argv.slice(3)).toEqual(['sh', GUARD_COMMAND, GUARD_CRON_FILE, renderGuardCron(guard), GUARD_UNIT, renderGuardUnit(guard),
+      '198.51.100.100', '24', 'eth0', '198.51.100.12', '18993']);
+    // Where systemd runs: the unit, restarted when its arguments change, enabled at boot; elsewhere cron.
+    expect(argv[2]).toMatch(/if systemd_runs; then\n  unit_write "\$unit" "\$unitfile" && changed=yes\n  unit_run "\$unit" "\$changed"/);
+    expect(renderGuardUnit(guard)).toContain(`\nExecStart=${GUARD_COMMAND} run 198.51.100.100 24 eth0 198.51.100.12 18993\nRestart=always\n`);
+    expect(renderGuardUnit(guard)).toContain('\n[Install]\nWantedBy=multi-user.target\n');
     expect(options?.stdin).toBe(GUARD_SCRIPT);
     expect(renderGuardCron(guard)).toContain(`@reboot root ${GUARD_COMMAND} start 198.51.100.100 24 eth0 198.51.100.12 18993 >/dev/null 2>&1\n`);
     expect(renderGuardCron(guard)).toContain(`* * * * * root ${GUARD_COMMAND} start 198.51.100.100 24 eth0 198.51.100.12 18993 `);
   });
 
-  test('a host whose role does not serve, and delete, stop the loop and remove script and cron file', async () => {
+  test('a host whose role does not serve, and delete, stop the loop and remove script, unit and cron file', async () => {
     const { run, calls } = fakeRunner();
     const provider = serviceGuardProvider(run);
     await provider.update!('id', guard, { ...guard, running: false });
     await provider.delete!('id', guard);
     for (const { argv } of calls) {
       expect(argv[2]).toContain('rm -f "$pidfile" "$cmd"');
-      expect(argv.slice(3)).toEqual(['sh', GUARD_COMMAND, GUARD_CRON_FILE, '/run/sounz/guard.pid']);
+      expect(argv[2]).toContain('unit_remove "$unit"');
+      expect(argv.slice(3)).toEqual(['sh', GUARD_COMMAND, GUARD_CRON_FILE, '/run/sounz/guard.pid', 'sounz-guard.service']);
     }
   });
 
@@ -70,6 +80,11 @@ describe('ServiceGuard', () => {
     expect(GUARD_SCRIPT).toContain('if [ "$theirs" -gt "$mine" ]; then');
     expect(GUARD_SCRIPT).toMatch(/cannot be learned[^\n]*keeping \$ip/);
     expect(GUARD_SCRIPT).toMatch(/same generation \$mine: keeping \$ip/);
+  });
+
+  test('the guard script, a file of its own, names the paths and values the program uses', () => {
+    for (const value of [GUARD_PIDFILE, GENERATION_DIR, PEER_PASSWORD_FILE, `rsync://${PEER_USER}@$peer:$port/${GENERATION_MODULE}/served`,
+      REPLICATE_COMMAND, `sed -n '${ARPING_SENDER_MAC}'`, `unit=${GUARD_UNIT}\n`]) expect(GUARD_SCRIPT).toContain(value);
   });
 });
 

@@ -7,7 +7,7 @@ import { nextRunText, replicationCronProvider, renderCronFile } from '../../prov
 import { dataGrabProvider } from '../../providers/dataGrab';
 import { serviceChecksProvider } from '../../providers/serviceChecks';
 import { keptOf, renderSettings, replicate, replicationScriptProvider } from '../../providers/replicationScript';
-import { renderRsyncConfig, rsyncDaemonProvider } from '../../providers/rsyncDaemon';
+import { renderRsyncConfig, renderRsyncUnit, rsyncDaemonProvider } from '../../providers/rsyncDaemon';
 import { PEER_PASSWORD_FILE, PEER_PROOF_FILE, peerPassword, proofToken } from '../../model/peerTrust';
 
 
@@ -224,6 +224,21 @@ describe('RsyncDaemon', () => {
     expect(calls[0].argv.join(' ')).not.toContain(proofToken(password));
     expect(calls[0].argv[2]).toContain('ss -Hltnp');
     expect(calls[0].options?.stdin).toBe(`sounz-peer:${password}\n${proofToken(password)}\n${renderRsyncConfig(inputs)}`);
+  });
+
+  test('where systemd runs the daemon is its unit, in the foreground; elsewhere it detaches and names its pidfile', async () => {
+    const { run, calls } = fakeRunner();
+    const provider = rsyncDaemonProvider(run);
+    await provider.create!(inputs);
+    await provider.delete!('id', inputs);
+    const [start, stop] = calls.map((call) => call.argv);
+    expect(start.slice(3, 9)).toEqual(['sh', '/etc/sounz/rsyncd-sounz.conf', '/run/sounz/rsyncd-sounz.pid', '18993', 'sounz-rsyncd-sounz.service', renderRsyncUnit(inputs)]);
+    expect(renderRsyncUnit(inputs)).toContain('\nExecStart=/usr/bin/rsync --daemon --no-detach --config=/etc/sounz/rsyncd-sounz.conf\nRestart=always\n');
+    expect(start[2]).toContain('rsync --daemon --config="$conf" --dparam=pidfile="$pidfile"');
+    // The config is the same on both kinds of host: no pidfile in it.
+    expect(renderRsyncConfig(inputs)).not.toContain('pid file');
+    expect(stop.slice(3)).toEqual(['sh', '/etc/sounz/rsyncd-sounz.conf', '/run/sounz/rsyncd-sounz.pid', 'sounz-rsyncd-sounz.service']);
+    expect(stop[2]).toContain('unit_remove "$unit"');
   });
 
   test('check refuses a module named as the proof, and a password not the program\'s, never quoting it', async () => {

@@ -13,10 +13,14 @@ greets() {
 }
 
 # A greeting is not enough either: any local user may bind the port while our daemon is down (rsync
-# --daemon detaches before it binds, so its exit code says nothing). Ours is the daemon of our pidfile
-# holding every listening socket on the port (ss -p names each socket's processes), and greeting.
-ours() { # port pidfile
-  daemon=$(cat "$2" 2>/dev/null) || return 1
+# --daemon detaches before it binds, so its exit code says nothing). Ours is our daemon (the main
+# process of its unit where systemd runs, that of its pidfile elsewhere) holding every listening socket
+# on the port (ss -p names each socket's processes), and greeting.
+daemon_of() { # pidfile unit
+  if systemd_runs; then unit_pid "$2"; else cat "$1" 2>/dev/null; fi
+}
+ours() { # port pidfile unit
+  daemon=$(daemon_of "$2" "$3") || return 1
   [ -n "$daemon" ] || return 1
   listeners=$(ss -Hltnp "sport = :$1")
   [ -n "$listeners" ] && ! printf '%s\n' "$listeners" | grep -qv "pid=$daemon," && greets "$1"
