@@ -45,4 +45,18 @@ node -e '
   rows.sort((a, b) => b[0] - a[0]);
   console.log("\nseconds  result  tests  suite\n" + rows.map((r) => `${r[0]}  ${r[1]}  ${String(r[2]).padStart(5)}  ${r[3]}`).join("\n"));
 ' "$results/unit.json" "$results/hosts.json" "$results/second.json" | tee test-times.txt
+# Each failure's message once more at the very end, where a log cut in its middle still shows it.
+node -e '
+  for (const file of process.argv.slice(1)) {
+    let results = [];
+    try { results = JSON.parse(require("fs").readFileSync(file, "utf8")).testResults; } catch { continue; }
+    for (const r of results) {
+      if (r.status === "passed") continue;
+      const failed = r.assertionResults.filter((a) => a.status === "failed");
+      const messages = failed.length ? failed.map((a) => `${a.fullName}\n${a.failureMessages.join("\n")}`) : [r.message];
+      for (const m of messages) console.log(`\nFAILED in ${require("path").relative(process.cwd(), r.name)}: ${m.split("\n").slice(0, 60).join("\n")}`);
+    }
+  }
+' "$results/unit.json" "$results/hosts.json" "$results/second.json"
+
 exit "$status"
