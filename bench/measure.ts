@@ -93,6 +93,9 @@ export async function timed<T>(work: () => Promise<T>): Promise<number> {
   return Date.now() - started;
 }
 
+/** The longest an operator command may take in the bench (a switch with its data grab takes seconds). */
+const OPS_LIMIT_MS = 15 * 60_000;
+
 /** SOUNZ_ENGINE_LOG for a traced run (ops/engine.ts markEngineLog). */
 export const trace: { env: Record<string, string> } = { env: {} };
 
@@ -102,8 +105,10 @@ export const trace: { env: Record<string, string> } = { env: {} };
  */
 export async function ops(engine: Engine, command: string, args: string[], checkout = HERE): Promise<{ started: number; ended: number }> {
   const started = Date.now();
+  console.log(`bench: npm run ${command} -- ${args.join(' ')}`);
+  // Bounded, so that a command that never ends ends the bench with its name instead of holding it.
   await promisify(execFile)('bash', [join(checkout, 'scripts', 'ops.sh'), command, ...args, '--stack', engine.stack],
-    { env: { ...engine.environment, ...trace.env }, maxBuffer: 64 << 20 }).catch((error: { code?: number }) => {
+    { env: { ...engine.environment, ...trace.env }, maxBuffer: 64 << 20, timeout: OPS_LIMIT_MS }).catch((error: { code?: number }) => {
     // A refused config is the refusal bench's expected end.
     if (!(command === 'up' && args.includes('--preview') && error.code === 1)) throw error;
   });
@@ -119,6 +124,7 @@ export const duration = async (run: Promise<{ started: number; ended: number }>)
 };
 
 export async function converge(engine: Engine, pair: Pair, message: string): Promise<void> {
+  console.log(`bench: pulumi up (${message})`);
   await engine.setStatuses(pair);
   await engine.up(message);
 }
