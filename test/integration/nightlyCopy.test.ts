@@ -1,6 +1,8 @@
 // The nightly copy's edges (issue 27), through the real hosts of one sandbox deployment: a run bounded
 // in time whatever holds it up, and a copy that never lands on a host that serves, whether the host's
 // status changed under the run or a promotion (EMERGENCY) ended it.
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
@@ -22,16 +24,18 @@ const lastLogLine = async (host: sandbox.HostName) => (await sh(host, 'tail -n 1
 const lockOf = async (host: sandbox.HostName) => (await sh(host, `${REPLICATE_COMMAND} state | sed -n 's/^lock=//p'`));
 const databases = async (host: sandbox.HostName) =>
   (await sh(host, 'runuser -u postgres -- psql -qtAX -d postgres -c "select datname from pg_database order by 1"')).split('\n');
-/** The pid of a process named `name` on the host, once it runs (polled: the test pauses it as it starts). */
-async function pidOf(host: sandbox.HostName, name: string, withinMs = 60_000): Promise<string> {
+/** What `command` prints on the host, once it prints something (polled every 50 ms); `missing` names it otherwise. */
+async function once(host: sandbox.HostName, command: string, missing: string, withinMs = 60_000): Promise<string> {
   const end = Date.now() + withinMs;
   while (Date.now() < end) {
-    const pid = await sh(host, `pgrep -x ${name} | head -n 1`);
-    if (pid) return pid;
+    const out = await sh(host, command);
+    if (out) return out;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  throw new Error(`no ${name} on ${host} within ${withinMs} ms`);
+  throw new Error(`${missing} on ${host} within ${withinMs} ms`);
 }
+/** The pid of a process named `name` on the host, once it runs (polled: the test pauses it as it starts). */
+const pidOf = (host: sandbox.HostName, name: string) => once(host, `pgrep -x ${name} | head -n 1`, `no ${name}`);
 /** Run `body` with extra settings in the host's replication.conf, then put the file back. */
 async function withSettings<T>(host: sandbox.HostName, settings: string, body: () => Promise<T>): Promise<T> {
   await sh(host, `cp ${CONF} ${CONF}.saved && printf '%s\\n' '${settings}' >>${CONF}`);
@@ -121,8 +125,7 @@ test('a roles file with a psql command in it is refused before psql reads it: no
 
 test('TERM during a landing: before the landing the receiver is exactly as before, within it exactly the new copy', async () => {
   const DATA = '/data/sounz';
-  // Enough entries that moving them (one mv each) lasts long enough to be caught in the act.
-  await sh('slayer', `mkdir -p ${DATA} && for i in $(seq 1500); do echo $i >${DATA}/work-$i; done`);
+  await sh('slayer', `mkdir -p ${DATA} && for i in $(seq 10); do echo $i >${DATA}/work-$i; done`);
   await sql('slayer', "insert into works values (4, 'new on slayer')");
   const listing = (host: sandbox.HostName) => sh(host, `cd ${DATA} && find . -path ./.sounz-replication -prune -o -type f -print | sort | xargs cat | md5sum`);
   const works = (host: sandbox.HostName) => sql(host, 'select id, title from works order by id');
@@ -142,11 +145,32 @@ test('TERM during a landing: before the landing the receiver is exactly as befor
     /nothing landed: the database sounz, .* are as they were \(the run was stopped: the test stopped it\)\n.*the replication run \d+ ended$/);
   expect(await lockOf('megadeth')).toBe('free');
 
-  // 2: while the trees move, the landing has begun: it runs to its end, and the copy is whole.
-  const second = pullOnMegadeth();
-  await pidOf('megadeth', 'mv', 120_000);
-  expect((await stopRun()).stdout.trim()).toMatch(/^stopped the replication run \d+$/);
-  await second;
+  // 2: stopped while paused within the landing (fixtures/landing-pause.sh, as the first mv on PATH: a
+  // tmpfs on /usr/local/sbin, empty on both kinds of host, and only megadeth's: a namespace host shares the
+  // machine's /usr), then resumed: the landing runs to its end, and the copy is whole.
+  const pause = '/usr/local/sbin';
+  const install = await sandbox.execOn('megadeth', ['sh', '-c', `mount -t tmpfs -o size=1m,mode=0755 landing-pause ${pause} && cat >${pause}/mv && chmod 0755 ${pause}/mv`],
+    { input: readFileSync(join(__dirname, 'fixtures', 'landing-pause.sh'), 'utf8') });
+  expect(install).toMatchObject({ code: 0 });
+  let second: ReturnType<typeof pullOnMegadeth> | undefined;
+  try {
+    second = pullOnMegadeth();
+    await once('megadeth', `ls ${pause}/paused 2>/dev/null; true`, 'no landing paused', 120_000);
+    const stopped = stopRun();
+    // Its TERM (and CONT) sent, stop-runs waits for the run's put-back on the lock.
+    await once('megadeth', "pgrep -xf 'flock -w [0-9]+ 9'", 'no stop-runs waiting for the run');
+    await sh('megadeth', `touch ${pause}/go`);
+    const [, run] = /^stopped the replication run (\d+)$/.exec((await stopped).stdout.trim()) ?? [];
+    expect(run).toBeDefined();
+    expect((await second).code).toBe(0);
+    // The TERM came within the landing: stop-runs said so before the run logged its landing.
+    expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toMatch(
+      new RegExp(`stopping the replication run ${run}: the test stopped it\n(.*\n)*.*replication\\[${run}\\]: landed together from`));
+  } finally {
+    await sh('megadeth', `touch ${pause}/go`);
+    await second;
+    expect(await sandbox.execOn('megadeth', ['umount', pause])).toMatchObject({ code: 0 });
+  }
   expect(await listing('megadeth')).toBe(await listing('slayer'));
   expect(await listing('megadeth')).not.toBe(before.files);
   expect(await works('megadeth')).toBe(await works('slayer'));
