@@ -5,14 +5,14 @@ import * as sandbox from '../../sandbox';
 import { Engine, PulumiError } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
-import { holders as holdersOf, sh, sql } from '../support/hosts';
+import { holders as holdersOf, servedBy as servedFrom, sh, sql } from '../support/hosts';
 
 jest.setTimeout(600_000);
 
 let info: sandbox.SandboxInfo;
 let engine: Engine;
 
-const servedBy = async () => (await sandbox.httpFromVantage(info.serviceIp))?.split(' ')[0] ?? null;
+const servedBy = () => servedFrom(info.serviceIp);
 const holders = () => holdersOf(info.serviceIp);
 const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: PulumiError) => e);
 

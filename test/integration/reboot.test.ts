@@ -11,7 +11,7 @@ import { sandboxStack } from '../../ops/sandboxStack';
 import { aloneOn, NORMAL, RECOVERY } from '../../model/pairs';
 import { RECLAIM_COMMAND, RECLAIM_CRON_FILE, SERVICE_ADDRESS_RECORD } from '../../providers/serviceAddress';
 import { GUARD_COMMAND, GUARD_CRON_FILE } from '../../providers/serviceGuard';
-import { escaped, holders as holdersOf, sh } from '../support/hosts';
+import { escaped, holders as holdersOf, servedBy as servedFrom, sh } from '../support/hosts';
 import { TimedSample, VantagePoller } from '../../sandbox/vantagePoller';
 
 jest.setTimeout(600_000);
@@ -19,7 +19,7 @@ jest.setTimeout(600_000);
 let info: sandbox.SandboxInfo;
 let engine: Engine;
 const holders = async () => (await holdersOf(info.serviceIp)).sort();
-const servedBy = async () => (await sandbox.httpFromVantage(info.serviceIp, 80, 1000))?.split(' ')[0] ?? null;
+const servedBy = () => servedFrom(info.serviceIp, 1000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const reclaimLog = (host: sandbox.HostName) => sh(host, "grep 'sounz-reclaim:' /var/log/sounz/sounz-general.log || true");
 const served = async (host: sandbox.HostName) => Number(await sh(host, 'cat /etc/sounz/generation/served'));

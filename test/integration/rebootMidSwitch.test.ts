@@ -8,14 +8,14 @@ import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { NORMAL, RECOVERY } from '../../model/pairs';
-import { holders as holdersOf, sh, sql } from '../support/hosts';
+import { holders as holdersOf, servedBy as servedFrom, sh, sql } from '../support/hosts';
 import { VantagePoller } from '../../sandbox/vantagePoller';
 
 jest.setTimeout(600_000);
 
 let info: sandbox.SandboxInfo;
 let engine: Engine;
-const servedBy = async () => (await sandbox.httpFromVantage(info.serviceIp, 80, 1000))?.split(' ')[0] ?? null;
+const servedBy = () => servedFrom(info.serviceIp, 1000);
 
 /** Each step's resource, by the end of its name: the grab, megadeth's claim, the post-switch checks. */
 const MOMENTS = [

@@ -5,7 +5,7 @@
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
-import { guardInstalled, holders as holdersOf, rsyncDaemonsRunning, sh } from '../support/hosts';
+import { guardInstalled, holders as holdersOf, rsyncDaemonsRunning, servedBy as servedFrom, sh } from '../support/hosts';
 import { runOps } from '../support/ops';
 
 jest.setTimeout(600_000);
@@ -13,7 +13,7 @@ jest.setTimeout(600_000);
 let info: sandbox.SandboxInfo;
 let engine: Engine;
 
-const servedBy = async () => (await sandbox.httpFromVantage(info.serviceIp))?.split(' ')[0] ?? null;
+const servedBy = () => servedFrom(info.serviceIp);
 // A bind mount in megadeth's mount namespace only: its arping exits 2, so its claim of the service IP fails.
 const BREAK_ARPING = 'printf "#!/bin/sh\\nexit 2\\n" >/run/arping-broken && chmod +x /run/arping-broken && mount --bind /run/arping-broken "$(command -v arping)"';
 const MEND_ARPING = 'umount "$(command -v arping)"';

@@ -9,6 +9,7 @@ import { Engine, PulumiError } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { NORMAL, RECOVERY, aloneOn } from '../../model/pairs';
 import { VantagePoller } from '../../sandbox/vantagePoller';
+import { servedBy as servedFrom } from '../support/hosts';
 
 jest.setTimeout(600_000);
 
@@ -21,7 +22,7 @@ let poller: VantagePoller;
 const statusOf = async (host: sandbox.HostName) => (await sandbox.execOn(host, ['cat', '/etc/sounz/sounz.status'])).stdout.trim();
 const sql = async (host: sandbox.HostName, query: string) =>
   (await sandbox.execOn(host, ['runuser', '-u', 'postgres', '--', 'psql', '-qtA', '-d', 'sounz', '-c', query])).stdout.trim();
-const servedBy = async () => (await sandbox.httpFromVantage(info.serviceIp))?.split(' ')[0] ?? null;
+const servedBy = () => servedFrom(info.serviceIp);
 const holdsServiceIp = async (host: sandbox.HostName) =>
   (await sandbox.execOn(host, ['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout.includes(`inet ${info.serviceIp}/`);
 const failureOf = (promise: Promise<unknown>) => promise.then(() => undefined, (e: PulumiError) => e);

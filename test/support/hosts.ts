@@ -8,6 +8,9 @@ export const sh = async (host: sandbox.HostName, text: string) => (await sandbox
 
 export const sql = (host: sandbox.HostName, query: string) => sh(host, `runuser -u postgres -- psql -qtAX -d sounz -c "${query}"`);
 
+/** The host whose website answers for `ip` from the vantage point (its page names it), or null. */
+export const servedBy = async (ip: string, timeoutMs = 3000) => (await sandbox.httpFromVantage(ip, 80, timeoutMs))?.split(' ')[0] ?? null;
+
 /** The running hosts whose interfaces carry `ip` (`ip addr` on each). */
 export async function holders(ip: string): Promise<sandbox.HostName[]> {
   const running = sandbox.recordedState()?.hosts ?? {};
