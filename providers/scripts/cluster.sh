@@ -10,7 +10,7 @@ find_cluster() {
   if [ -n "$listed" ]; then
     managed=yes listed_port=${listed%% *} pgdata=${listed#* } confdir=/etc/postgresql/$1/$2
   else
-    managed=no listed_port='' pgdata=/var/lib/postgresql/$1/$2 confdir=/var/lib/postgresql/$1/$2
+    managed=no listed_port="" pgdata=/var/lib/postgresql/$1/$2 confdir=$pgdata
   fi
 }
 # After find_cluster <version> <name>, with the port as $3: "<version>/<name> postgresql-common|self-contained
