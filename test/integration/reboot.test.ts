@@ -11,7 +11,7 @@ import { sandboxStack } from '../../ops/sandboxStack';
 import { aloneOn, NORMAL, RECOVERY } from '../../model/pairs';
 import { RECLAIM_COMMAND, RECLAIM_CRON_FILE, SERVICE_ADDRESS_RECORD } from '../../providers/serviceAddress';
 import { GUARD_COMMAND, GUARD_CRON_FILE } from '../../providers/serviceGuard';
-import { escaped, holders as holdersOf, servedBy as servedFrom, sh } from '../support/hosts';
+import { escaped, holders as holdersOf, reclaimLines, servedBy as servedFrom, sh } from '../support/hosts';
 import { TimedSample, VantagePoller } from '../../sandbox/vantagePoller';
 
 jest.setTimeout(600_000);
@@ -21,7 +21,7 @@ let engine: Engine;
 const holders = async () => (await holdersOf(info.serviceIp)).sort();
 const servedBy = () => servedFrom(info.serviceIp, 1000);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const reclaimLog = (host: sandbox.HostName) => sh(host, "grep 'sounz-reclaim:' /var/log/sounz/sounz-general.log || true");
+const reclaimLog = async (host: sandbox.HostName) => (await reclaimLines(host)).join('\n');
 const served = async (host: sandbox.HostName) => Number(await sh(host, 'cat /etc/sounz/generation/served'));
 const mac = (host: sandbox.HostName) => info.hosts[host].mac.toLowerCase();
 /** The MACs of each sample, lower case (arping prints them in upper case). */
@@ -36,8 +36,6 @@ async function until(what: string, check: () => Promise<boolean>, limit = 30): P
   }
   return (Date.now() - start) / 1000;
 }
-
-const reclaimLines = async (host: sandbox.HostName) => (await reclaimLog(host)).split('\n').filter(Boolean);
 
 /** A boot; returns the lines the host's sounz-reclaim logged at it (`before`: how many it had logged before). */
 async function boot(host: sandbox.HostName, before: number): Promise<string> {

@@ -1,5 +1,6 @@
 // What tests ask the sandbox hosts directly, as an operator would with a shell on them.
 import * as sandbox from '../../sandbox';
+import { RECLAIM_CRON_FILE } from '../../providers/serviceAddress';
 
 /** `text` as a regular expression matching itself (an address, a MAC). */
 export const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -7,6 +8,26 @@ export const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\
 export const sh = async (host: sandbox.HostName, text: string) => (await sandbox.execOn(host, ['sh', '-c', text])).stdout.trim();
 
 export const sql = (host: sandbox.HostName, query: string) => sh(host, `runuser -u postgres -- psql -qtAX -d sounz -c "${query}"`);
+
+/** The lines sounz-reclaim logged on the host: it runs once at each boot of a host that served. */
+export const reclaimLines = async (host: sandbox.HostName) =>
+  (await sh(host, "grep 'sounz-reclaim:' /var/log/sounz/sounz-general.log || true")).split('\n').filter(Boolean);
+
+/**
+ * A boot (sandbox.revive) that returns once the host's sounz-reclaim, where it is set up to run, has
+ * decided whether to claim the service IP again: who holds the address is then settled, not changing
+ * under the next check.
+ */
+export async function reviveSettled(host: sandbox.HostName, limitMs = 30_000): Promise<void> {
+  const before = (await reclaimLines(host)).length;
+  await sandbox.revive(host);
+  if (await sh(host, `test -e ${RECLAIM_CRON_FILE} && echo set-up || true`) !== 'set-up') return;
+  const since = Date.now();
+  while ((await reclaimLines(host)).length === before) {
+    if (Date.now() - since > limitMs) throw new Error(`${host}'s sounz-reclaim did not decide within ${limitMs / 1000} s of its boot`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
 
 /** The host whose website answers for `ip` from the vantage point (its page names it), or null. */
 export const servedBy = async (ip: string, timeoutMs = 3000) => (await sandbox.httpFromVantage(ip, 80, timeoutMs))?.split(' ')[0] ?? null;
