@@ -16,15 +16,16 @@ export const reclaimLines = async (host: sandbox.HostName) =>
 /**
  * A boot (sandbox.revive) that returns once the host's sounz-reclaim, where it is set up to run, has
  * decided whether to claim the service IP again: who holds the address is then settled, not changing
- * under the next check.
+ * under the next check. Its decision is the first line it logs from the second of the boot on (the
+ * hosts keep this machine's clock, in UTC).
  */
 export async function reviveSettled(host: sandbox.HostName, limitMs = 30_000): Promise<void> {
-  const before = (await reclaimLines(host)).length;
+  const since = new Date().toISOString().replace('T', ' ').slice(0, 19);
   await sandbox.revive(host);
   if (await sh(host, `test -e ${RECLAIM_CRON_FILE} && echo set-up || true`) !== 'set-up') return;
-  const since = Date.now();
-  while ((await reclaimLines(host)).length === before) {
-    if (Date.now() - since > limitMs) throw new Error(`${host}'s sounz-reclaim did not decide within ${limitMs / 1000} s of its boot`);
+  const started = Date.now();
+  while (!(await reclaimLines(host)).some((line) => line.slice(0, 19) >= since)) {
+    if (Date.now() - started > limitMs) throw new Error(`${host}'s sounz-reclaim did not decide within ${limitMs / 1000} s of its boot`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
