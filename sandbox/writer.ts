@@ -5,6 +5,8 @@
 // hot standby refuses the INSERT) is replaced by one to the next of its servers in turn, so it finds
 // the new server as soon as that takes writes; rows sent into a dead session are not counted.
 import { ChildProcess, spawn } from 'child_process';
+import { execOn } from './probes';
+import { BRIDGE_ADDRESS, HostName } from './layout';
 
 export const WRITER_TABLE = 'writer_rows';
 
@@ -93,3 +95,13 @@ export function longestGap(acked: Acked[]): number {
 /** The writer's table, made on the server (the standby gets it by replication). */
 export const WRITER_TABLE_SQL =
   `CREATE TABLE IF NOT EXISTS ${WRITER_TABLE} (n bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`;
+
+/**
+ * Lets the writer in on `host`: a trust line for this machine's bridge address in the pg_hba.conf its
+ * server reads (`SHOW hba_file`: the data directory on a namespace host, /etc/postgresql on a Debian
+ * one), then a reload. A fixture of tests and bench, not the program's.
+ */
+export async function admitWriter(host: HostName): Promise<void> {
+  await execOn(host, ['sh', '-c', `hba=$(runuser -u postgres -- psql -qtAX -c 'SHOW hba_file') && line='host sounz postgres ${BRIDGE_ADDRESS}/32 trust' && ` +
+    `{ grep -qxF "$line" "$hba" || echo "$line" >>"$hba"; } && runuser -u postgres -- psql -qtAX -c 'SELECT pg_reload_conf()' >/dev/null`]);
+}

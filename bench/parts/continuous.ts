@@ -2,7 +2,7 @@
 // rows lost with each database size, then EMERGENCY with slayer killed mid-stream.
 import { randomBytes } from 'crypto';
 import * as sandbox from '../../sandbox';
-import { longestGap, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
+import { admitWriter, longestGap, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { converge, median, NORMAL, operator, RECOVERY, RUNS, Series, series, sleep, Watch } from '../measure';
 import { DARK_DATABASES_MB } from './dark';
@@ -12,6 +12,15 @@ const psqlOn = async (host: sandbox.HostName, query: string) => (await sandbox.e
   ['runuser', '-u', 'postgres', '--', 'psql', '-qtAX', '-d', 'sounz', '-c', query])).stdout.trim();
 const rowsOn = async (host: sandbox.HostName) =>
   new Set((await psqlOn(host, `SELECT n FROM ${WRITER_TABLE}`)).split('\n').filter(Boolean).map(Number));
+
+/** Waits until the writer has `rows` committed, 30 s at most (a writer the server does not let in commits nothing). */
+async function committed(writer: Writer, rows: number): Promise<void> {
+  const since = Date.now();
+  while (writer.acked.length < rows) {
+    if (Date.now() - since > 30_000) throw new Error(`the writer committed ${writer.acked.length} rows in 30 s, not ${rows}`);
+    await sleep(20);
+  }
+}
 
 /** One planned switchover as seen from outside, in ms from the operator's command: each HTTP answer on the service IP and each commit of the writer. */
 export interface Timeline {
@@ -29,10 +38,7 @@ export interface Timeline {
 export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
   const address = (host: sandbox.HostName) => info.hosts[host].address;
   // The writer connects from the operator's machine (a bench fixture, not the program's).
-  for (const host of sandbox.hostnames) {
-    await sandbox.execOn(host, ['sh', '-c', `line='host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust'; ` +
-      `grep -qxF "$line" ${PGDATA}/pg_hba.conf || echo "$line" >>${PGDATA}/pg_hba.conf; runuser -u postgres -- psql -qtAX -c 'SELECT pg_reload_conf()'`]);
-  }
+  for (const host of sandbox.hostnames) await admitWriter(host);
   const engine = await sandboxStack(info, 'bench-continuous');
   try {
     await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
@@ -57,7 +63,7 @@ export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
       for (let i = 0; i < RUNS; i++) {
         const writer = new Writer([address('slayer'), address('megadeth')]);
         writer.start();
-        while (writer.acked.length < 25) await sleep(20);
+        await committed(writer, 25);
         const started = Date.now();
         await operator(engine, ['switchover']);
         dark.push(await watch.longestSilence('megadeth', started));
@@ -83,7 +89,7 @@ export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
     for (let i = 0; i < RUNS; i++) {
       const writer = new Writer([address('slayer')]);
       writer.start();
-      while (writer.acked.length < 50) await sleep(20);
+      await committed(writer, 50);
       await sandbox.kill('slayer');
       const acked = await writer.stop();
       await operator(engine, ['emergency', 'slayer']);

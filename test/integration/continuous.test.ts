@@ -11,7 +11,7 @@ import type { Lag, Promotion, Slot } from '../../model/continuous';
 import { pairStatus, statusScreen } from '../../ops/status';
 import { lsnBytes } from '../../providers/streamingReplication';
 import { sh, sql } from '../support/hosts';
-import { runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
+import { admitWriter, runningWriters, Writer, WRITER_TABLE, WRITER_TABLE_SQL } from '../../sandbox/writer';
 
 jest.setTimeout(240_000);
 
@@ -45,10 +45,7 @@ const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 beforeAll(async () => {
   info = await sandbox.up(undefined, { fresh: true });
   // The writer connects from the operator's machine: let it in on both hosts (a test fixture, not the program's).
-  for (const host of sandbox.hostnames) {
-    await sh(host, `echo 'host sounz postgres ${sandbox.BRIDGE_ADDRESS}/32 trust' >>"$(${HBA_FILE})" && ` +
-      `runuser -u postgres -- psql -qtAX -c 'SELECT pg_reload_conf()' >/dev/null`);
-  }
+  for (const host of sandbox.hostnames) await admitWriter(host);
   engine = await sandboxStack(info, 'continuous-test');
   await engine.setConfig('sounz:replication.mode', 'continuous', { path: true });
   await engine.setConfig('sounz:replication.password', PASSWORD, { secret: true, path: true });
