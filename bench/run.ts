@@ -79,6 +79,7 @@ async function main(): Promise<void> {
       ...Object.entries(continuous?.switchover ?? {}).flatMap(([size, s]) => [
         ...figure(`continuous mode: planned switchover, database of ${size}: dark window (rows lost: ${s.rowsLost.join(', ')})`, s.dark),
         ...figure(`continuous mode: planned switchover, database of ${size}: longest time between two commits of the writer`, s.databaseDark)]),
+      ...figure('continuous mode: EMERGENCY, slayer killed mid-stream: operator command to first HTTP answer from the standby', continuous?.emergency.toAnswer),
     ];
     const results = {
       date,

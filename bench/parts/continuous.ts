@@ -85,21 +85,23 @@ export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
       switchover[`${Math.round(Number(size) / 2 ** 20)} MiB`] = { dark: series(dark), databaseDark: series(databaseDark), rowsLost };
     }
     await psqlOn('slayer', 'drop table if exists bulk');
-    const emergency: { rowsLost: number[]; committed: number[]; reportedLag: unknown[] } = { rowsLost: [], committed: [], reportedLag: [] };
+    const emergency: { rowsLost: number[]; committed: number[]; reportedLag: unknown[]; toAnswerMs: number[] } = { rowsLost: [], committed: [], reportedLag: [], toAnswerMs: [] };
     for (let i = 0; i < RUNS; i++) {
       const writer = new Writer([address('slayer')]);
       writer.start();
       await committed(writer, 50);
       await sandbox.kill('slayer');
       const acked = await writer.stop();
-      await operator(engine, ['emergency', 'slayer']);
+      const { started } = await operator(engine, ['emergency', 'slayer']);
+      emergency.toAnswerMs.push(await watch.firstAnswer('megadeth', started));
       const there = await rowsOn('megadeth');
       const lost = acked.filter((row) => !there.has(row.n));
       const { lag } = (await engine.outputs()).replication as { lag: { lastReplayedTransaction: string } };
       emergency.rowsLost.push(lost.length);
       emergency.committed.push(acked.length);
       emergency.reportedLag.push({ ...lag, lastCommitOnSlayer: new Date(Math.max(...acked.map((row) => row.at))).toISOString() });
-      console.log(`continuous EMERGENCY, run ${i + 1}: ${lost.length} of ${acked.length} rows lost; outputs: ${JSON.stringify(lag)}`);
+      console.log(`continuous EMERGENCY, run ${i + 1}: megadeth answered ${emergency.toAnswerMs[i]} ms after the command; ` +
+        `${lost.length} of ${acked.length} rows lost; outputs: ${JSON.stringify(lag)}`);
       await sandbox.revive('slayer');
       await converge(engine, RECOVERY, 'bench: RECOVERY, continuous');
       await converge(engine, NORMAL, 'bench: NORMAL, continuous');
@@ -107,7 +109,7 @@ export async function benchContinuous(info: sandbox.SandboxInfo, watch: Watch) {
     // What the rebuilds kept aside, removed: each is a full data directory.
     await sandbox.execOn('slayer', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
     await sandbox.execOn('megadeth', ['sh', '-c', `rm -rf ${PGDATA}.kept-*`]);
-    return { switchover, timeline, emergency: { ...emergency, medianRowsLost: median(emergency.rowsLost) } };
+    return { switchover, timeline, emergency: { ...emergency, medianRowsLost: median(emergency.rowsLost), toAnswer: series(emergency.toAnswerMs) } };
   } finally {
     await engine.dispose({ destroy: false });
   }
