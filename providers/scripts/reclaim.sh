@@ -1,7 +1,7 @@
 #!/bin/sh
 # sounz-reclaim: managed by Pulumi (sounz-standby); edits are overwritten. Runs once at boot, from the
-# @reboot line of /etc/cron.d/sounz-reclaim: these hosts run cron and no init system of ours (where
-# systemd is PID 1, a oneshot unit after network-online.target would be the equivalent).
+# @reboot line of /etc/cron.d/sounz-reclaim: cron runs on every host of the pair, with systemd as PID 1
+# or without an init system, so one way serves both.
 # The service IP is added by `ip addr add` only, which a reboot forgets. A host whose records say it
 # serves (its sounz.status is a serving one) takes it back, once duplicate-address detection finds
 # nobody holding it: at boot the peer cannot be asked reliably, so the LAN is asked instead; a newer
