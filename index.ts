@@ -1,21 +1,13 @@
 // sounz-standby: the SOUNZ production/standby pair converged to the statuses in stack config.
 // Read and validate the config, see what the hosts record, plan the switch from there, build the pair.
 import * as pulumi from '@pulumi/pulumi';
-import { ConfigError, continuousSettings, continuousStepText, describeStep, Host, HOSTS, hostsToDetach, Observation, otherHost, planUp } from './model';
+import { ConfigError, continuousSettings, continuousStepText, describeStep, Host, HOSTS, hostsToDetach, otherHost, planUp } from './model';
 import { SounzPair } from './components/pair';
 import { operatorOf } from './components/operator';
-import { observeHosts, Preflight, preflightRefusal } from './components/preflight';
+import { observationText, observeHosts, Preflight, preflightRefusal } from './components/preflight';
 import { lastApplied, readStackConfig, refuse } from './components/stack';
 import { staleSources } from './providers/project';
 import { closeConnections } from './providers/ssh';
-
-/** One host's answer to the preflight, in a line. */
-function observationText(name: string, seen: Observation): string {
-  if (!seen.reachable) return `${name} did not answer: ${seen.error}`;
-  const { status, record, holdsServiceIp } = seen.facts;
-  return `${name} answered: status ${status ?? '(none)'}, generations switch ${record.switch} served ${record.served} data ${record.data}` +
-    `${holdsServiceIp ? ', holds the service IP' : ''}`;
-}
 
 // The CLI calls it without arguments; an operator command running it in-process passes the preflight it started.
 export = async (preflight: Preflight = observeHosts) => {

@@ -78,6 +78,8 @@ export interface PreflightFacts extends HostFacts {
   clock?: ClockReading;
   /** A hot standby's WAL receiver: "streaming from <upstream>, <n> bytes not replayed"; empty when none runs. */
   walReceiver?: string;
+  /** A hot standby's last replayed commit (ISO, UTC); empty when it has replayed none or is not a standby. */
+  lastReplayed?: string;
   /** The PostgreSQL cluster of sounz:postgresql as found there ("15/main postgresql-common port 5432 <data directory>"), or "missing: ..." */
   cluster?: string;
   /** The replication slots this host keeps for a standby (continuous mode), when it was asked. */
@@ -134,14 +136,29 @@ async function observe(config: StackConfig, host: Host, declaredDown: boolean, r
       ? { hostSeconds, operatorSeconds: (sent + back) / 2000, uncertaintySeconds: (back - sent) / 2000 } : undefined;
     const receiver = /^receiver=(.*)$/m.exec(stdout)?.[1].trim();
     const cluster = /^cluster=(.*)$/m.exec(stdout)?.[1].trim();
+    const replayed = /^replayed=(.*)$/m.exec(stdout)?.[1].trim();
     const slots = /^slots=(.*)$/m.exec(stdout)?.[1];
     const { faults, deployed } = recordFaults(stdout);
     const facts: PreflightFacts = { ...parseFacts(stdout), recordFaults: faults, recordsWritten: deployed, ...(clock ? { clock } : {}),
-      ...(receiver === undefined ? {} : { walReceiver: receiver }), ...(cluster === undefined ? {} : { cluster }), ...(slots === undefined ? {} : { slots: parseSlots(slots) }) };
+      ...(receiver === undefined ? {} : { walReceiver: receiver }), ...(replayed ? { lastReplayed: replayed } : {}), ...(cluster === undefined ? {} : { cluster }), ...(slots === undefined ? {} : { slots: parseSlots(slots) }) };
     return { reachable: true, facts };
   } catch (error) {
     return { reachable: false, error: (error as Error).message };
   }
+}
+
+/**
+ * One host's answer to the preflight, in a line: the first lines an operator watching a switch sees
+ * (ops/progress.ts). A hot standby's stream and last replayed commit say, before an EMERGENCY promotes
+ * it, from when the dead server's writes are lost.
+ */
+export function observationText(name: string, seen: Observation): string {
+  if (!seen.reachable) return `${name} did not answer: ${seen.error}`;
+  const { status, record, holdsServiceIp, inRecovery, walReceiver, lastReplayed } = seen.facts as PreflightFacts;
+  const standby = inRecovery !== true ? ''
+    : `, a hot standby (WAL receiver: ${walReceiver || 'none running'}; last replayed commit ${lastReplayed ?? 'none'})`;
+  return `${name} answered: status ${status ?? '(none)'}, generations switch ${record.switch} served ${record.served} data ${record.data}` +
+    `${holdsServiceIp ? ', holds the service IP' : ''}${standby}`;
 }
 
 /** Both hosts at once; `next` says which are declared down. */

@@ -44,6 +44,9 @@ echo "recovery=$(echo 'select pg_is_in_recovery()' | runuser -u postgres -- psql
 echo "receiver=$(echo "select status || ' from ' || coalesce(sender_host, '?') || ', ' ||
   coalesce(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text, '?') || ' bytes not replayed' from pg_stat_wal_receiver" |
   runuser -u postgres -- psql -qtAX 2>/dev/null | head -n 1)"
+# A hot standby's last replayed commit (its server's clock, ISO 8601 UTC): how far behind a promotion now would start.
+echo "replayed=$(echo "select to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')" |
+  runuser -u postgres -- psql -qtAX 2>/dev/null)"
 # Continuous mode: the replication slots the server keeps for its standby (model/continuous.ts standbySlot), one
 # "<name> <active: true or false> <wal_status> <bytes retained>" each, comma-separated.
 echo "slots=$(echo "select string_agg(slot_name || ' ' || active || ' ' || coalesce(wal_status, '?') || ' ' ||

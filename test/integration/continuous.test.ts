@@ -274,8 +274,11 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     await sandbox.kill('slayer');
     const acked = await writer.stop();
     await engine.setStatuses(aloneOn('secondary'));
-    await engine.up('EMERGENCY: slayer killed, continuous');
+    const { stdout } = await engine.up('EMERGENCY: slayer killed, continuous');
     expect(await sql('megadeth', 'SELECT pg_is_in_recovery()')).toBe('f');
+    // Before the promotion the preflight said from when slayer's writes are lost: megadeth's last replayed commit.
+    const said = /preflight: megadeth answered: [^\n]*a hot standby \(WAL receiver: [^;]*; last replayed commit (\S+)\)/.exec(stdout);
+    expect(said).not.toBeNull();
     const lost = await lostOn('megadeth', acked);
     const { lag, outcome, promotion } = await replication();
     console.log(`EMERGENCY: ${acked.length} rows committed on slayer, ${lost.length} lost; outputs: ${JSON.stringify(lag)}; ${outcome}`);
@@ -286,6 +289,7 @@ describe('EMERGENCY and RECOVERY in continuous mode', () => {
     expect(acked.filter((row) => lostSet.has(row.n) && row.at <= lastReplayed)).toEqual([]);
     expect(acked.filter((row) => !lostSet.has(row.n) && row.at > lastReplayed + 1)).toEqual([]);
     expect(outcome).toContain('megadeth: promoted; it had replayed the transactions committed up to');
+    expect(said![1]).toBe(`${lag!.lastReplayedTransaction!.slice(0, 19)}Z`);
     // Recorded, not inferred: what megadeth had replayed at the promotion (no bytes: slayer's position
     // died with it), beside the lag last measured before it, bytes included.
     expect(promotion).toEqual({ host: 'megadeth', atPromotion: lag, lastObservedLag: observed });

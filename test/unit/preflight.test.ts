@@ -1,6 +1,6 @@
 // The preflight as the operator commands start it (before the engine is up) and the ARP probe of a
 // host declared down: no engine, no hosts (the runner and the probe are injected).
-import { observeHosts, parseFacts, preflightRefusal, startPreflight } from '../../components/preflight';
+import { observationText, observeHosts, parseFacts, preflightRefusal, startPreflight } from '../../components/preflight';
 import { parseStackConfig } from '../../model';
 import { configFromEntries, preflightOrRefusal } from '../../ops/program';
 import { fakeRunner } from '../support/fakeRunner';
@@ -213,4 +213,17 @@ test('continuous mode: a planned switch to a standby whose slot the server lost 
   expect(refused?.suggestion).toContain('rebuild megadeth from slayer');
   // Its slot kept (another host's lost slot says nothing of it): the switch goes ahead.
   expect(preflightRefusal(continuous, RECOVERY, await observe('sounz_megadeth true reserved 1024,sounz_other false lost ?'), undefined)).toBeUndefined();
+});
+
+describe('the preflight\'s line for each host, the first an operator watching a switch reads', () => {
+  test('a hot standby says its stream and its last replayed commit: from when an EMERGENCY now would lose the dead server\'s writes', async () => {
+    const standby = 'status=standby\nrecovery=t\nreceiver=streaming from 198.51.100.11, 0 bytes not replayed\nreplayed=2026-12-05T09:04:27Z\n';
+    const { run } = fakeRunner((call) => ({ stdout: call.host === 'megadeth' ? standby : 'status=down\nrecovery=f\nreceiver=\nreplayed=\n' }));
+    const observed = await observeHosts(config, EMERGENCY, run, async () => true);
+    expect(observationText('megadeth', observed.secondary)).toMatch(/^megadeth answered: status standby, .*, a hot standby \(WAL receiver: streaming from 198\.51\.100\.11, 0 bytes not replayed; last replayed commit 2026-12-05T09:04:27Z\)$/);
+    expect(observationText('slayer', observed.primary)).not.toContain('hot standby');
+    const silent = fakeRunner(() => ({ stdout: 'status=standby\nrecovery=t\nreceiver=\nreplayed=\n' }));
+    const alone = await observeHosts(config, EMERGENCY, silent.run, async () => true);
+    expect(observationText('megadeth', alone.secondary)).toContain('a hot standby (WAL receiver: none running; last replayed commit none)');
+  });
 });
