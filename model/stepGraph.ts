@@ -119,14 +119,16 @@ export function stepGraph(plan: UpPlan, next: Pair, options: GraphOptions): Grap
     failureLeaves: plan.rollbackTo ? 'rolled-back' : plan.from === server && !planClaims(plan) ? 'old-server-serves' : 'nobody-serves',
   });
 
-  // The partner's role (status, guard, daemons, cron) changes only once the claim succeeded: a claim
-  // that fails and rolls back leaves the old server in its whole old role, and the re-run works.
+  const serverRole = add({ id: stepId.role(server), kind: 'role', host: server, after: [claim], failureLeaves: 'new-server-serves' });
+  // The partner's role (status, guard, daemons, cron) changes only once the claim succeeded and the new
+  // server's role (its status and the record that it serves) is written: a claim that fails and rolls
+  // back, or a new server that goes down before its records say it serves (a reboot loses the address),
+  // leaves the old server in its whole old role, its rsync daemons up for the re-run's grab.
   const roles = partnerContacted
-    ? [add({ id: stepId.role(partner), kind: 'role', host: partner, after: [claim], failureLeaves: 'new-server-serves' })] : [];
+    ? [add({ id: stepId.role(partner), kind: 'role', host: partner, after: [claim, serverRole], failureLeaves: 'new-server-serves' })] : [];
   // The old server follows the new one once it has let the service IP go.
   const standby = partnerContacted && parts?.[partner] && parts[partner]!.role !== 'off'
     ? [add({ id: stepId.streaming(partner), kind: 'streaming-standby', host: partner, after: [...released, ...grabbed], failureLeaves: 'new-server-serves' })] : [];
-  const serverRole = add({ id: stepId.role(server), kind: 'role', host: server, after: [claim], failureLeaves: 'new-server-serves' });
 
   // The runbook's checks, once both hosts have their new roles.
   add({ id: stepId.checks, kind: 'checks', host: server, after: [serverRole, ...roles, ...standby], failureLeaves: 'new-server-serves' });

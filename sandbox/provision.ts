@@ -143,8 +143,22 @@ export async function up(log: (s: string) => void = () => undefined, options: { 
         await startHost(state, name);
       }),
     );
+    // A booted Debian host reaches multi-user.target while the units its mongrels' unit started (without
+    // blocking) may still be coming up: 10 s of grace, then its down services started once more, as an
+    // operator would, and 10 s again, before a service counts as down.
+    const settled = async (name: HostName) => {
+      const deadline = Date.now() + 10_000;
+      let st = await checkHost(state, name);
+      while (!healthy(st) && Date.now() < deadline) {
+        await sleep(250);
+        st = await checkHost(state, name);
+      }
+      return st;
+    };
     for (const name of hostnames) {
-      const st = await checkHost(state, name);
+      if (healthy(await settled(name))) continue;
+      await startHost(state, name);
+      const st = await settled(name);
       if (!healthy(st)) throw new Error(`sandbox: ${name} is not healthy after up: ${JSON.stringify(st.services)}`);
     }
     return info();
