@@ -282,29 +282,27 @@ test('bounded in disk by the floor: the run prunes kept copies first, then refus
 
 test('a promotion ends the restore in progress: restore paused, slayer killed, EMERGENCY, resumed: the live row stays, the run is gone, the lock free', async () => {
   expect((await replicateCommand('slayer', 'dump')).code).toBe(0);
-  let rows = await sql('megadeth', 'select id from works order by id');
-  // Paused while it restores: a pg_restore already past its work (a zombie takes the STOP too) lets the run
-  // land before the EMERGENCY; that run is over, and the next one is paused instead.
+  const rows = await sql('megadeth', 'select id from works order by id');
+  // Paused as its restore starts (fixtures/restore-pause.sh, the first pg_restore on PATH: a tmpfs on
+  // /usr/local/sbin, megadeth's only, writable by postgres for the pause's marks).
+  const pause = '/usr/local/sbin';
+  const install = await sandbox.execOn('megadeth', ['sh', '-c', `mount -t tmpfs -o size=1m,mode=1777 restore-pause ${pause} && cat >${pause}/pg_restore && chmod 0755 ${pause}/pg_restore`],
+    { input: readFileSync(join(__dirname, 'fixtures', 'restore-pause.sh'), 'utf8') });
+  expect(install).toMatchObject({ code: 0 });
   let running: ReturnType<typeof pullOnMegadeth> | undefined;
-  let restore = '';
-  for (let attempt = 0; attempt < 3 && !restore; attempt++) {
-    if (running) {
-      expect((await running).code).toBe(0);
-      rows = await sql('megadeth', 'select id from works order by id');
-    }
+  try {
     running = pullOnMegadeth();
-    const pid = await pidOf('megadeth', 'pg_restore');
-    await sh('megadeth', `kill -STOP ${pid} 2>/dev/null || true`);
-    if ((await sh('megadeth', `ps -o stat= -p ${pid} || true`)).startsWith('T')) restore = pid;
+    await once('megadeth', `ls ${pause}/paused 2>/dev/null; true`, 'no restore paused', 120_000);
+    await sandbox.kill('slayer');
+    await engine.setStatuses(aloneOn('secondary'));
+    await engine.up('EMERGENCY: slayer died while megadeth restored');
+    expect(await holders(info.serviceIp)).toEqual(['megadeth']);
+    await sql('megadeth', "insert into works values (3, 'written during the emergency')");
+  } finally {
+    await sh('megadeth', `touch ${pause}/go`);
+    await running;
+    expect(await sandbox.execOn('megadeth', ['umount', pause])).toMatchObject({ code: 0 });
   }
-  expect(restore).not.toBe('');
-  await sandbox.kill('slayer');
-  await engine.setStatuses(aloneOn('secondary'));
-  await engine.up('EMERGENCY: slayer died while megadeth restored');
-  expect(await holders(info.serviceIp)).toEqual(['megadeth']);
-  await sql('megadeth', "insert into works values (3, 'written during the emergency')");
-  await sh('megadeth', `kill -CONT ${restore} 2>/dev/null || true`);
-
   const result = await running!;
   expect(result.code).not.toBe(0);
   expect(await sh('megadeth', 'pgrep -x pg_restore; pgrep -f "sounz-replicat[e] pull-and-restore"; true')).toBe('');

@@ -22,8 +22,13 @@ export const reclaimLines = async (host: sandbox.HostName) =>
 export async function reviveSettled(host: sandbox.HostName, limitMs = 30_000): Promise<void> {
   const since = new Date().toISOString().replace('T', ' ').slice(0, 19);
   await sandbox.revive(host);
-  if (await sh(host, `test -e ${RECLAIM_CRON_FILE} && echo set-up || true`) !== 'set-up') return;
   const started = Date.now();
+  // A revive whose host is not yet recorded as running leaves it to the caller's sandbox.up(), as before.
+  const setUp = await sh(host, `test -e ${RECLAIM_CRON_FILE} && echo set-up || true`).catch((error: Error) => {
+    if (/is not running/.test(error.message)) return 'not running';
+    throw error;
+  });
+  if (setUp !== 'set-up') return;
   while (!(await reclaimLines(host)).some((line) => line.slice(0, 19) >= since)) {
     if (Date.now() - started > limitMs) throw new Error(`${host}'s sounz-reclaim did not decide within ${limitMs / 1000} s of its boot`);
     await new Promise((resolve) => setTimeout(resolve, 250));
