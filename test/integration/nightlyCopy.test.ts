@@ -6,7 +6,7 @@ import { join } from 'path';
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
-import { aloneOn } from '../../model/pairs';
+import { aloneOn, NORMAL, RECOVERY } from '../../model/pairs';
 import { REPLICATE_COMMAND } from '../../model/hostPaths';
 import { holders, sh, sql } from '../support/hosts';
 
@@ -278,6 +278,45 @@ test('bounded in disk by the floor: the run prunes kept copies first, then refus
   expect(dump.code).toBe(73);
   expect(dump.stderr).toMatch(/the filesystem at \/\S* \(for \/var\/backups\/sounz\) has \d+ bytes free; this run needs \d+ bytes there/);
   expect(await sh('slayer', `ls ${DUMPS}`)).not.toContain('partial');
+});
+
+test('a full PostgreSQL filesystem on the receiver: the preflight refuses a switchover naming it, and the next run prunes its kept database first, then lands', async () => {
+  expect((await dumpAndPull()).code).toBe(0);
+  expect((await keptOnMegadeth()).databases.length).toBeGreaterThan(0);
+  const databaseBytes = Number(await sh('slayer', 'runuser -u postgres -- psql -qtAX -c "select pg_database_size(\'sounz\')"'));
+  // megadeth's data directory moved onto a tmpfs with half slayer's database free; its WAL stays on
+  // the disk (a symlink, as PostgreSQL allows), so the restore's WAL cannot fill it.
+  const data = '/var/lib/postgresql/15/main';
+  const used = Number(await sh('megadeth', `du -sb --exclude=pg_wal ${data} | cut -f1`));
+  await sandbox.stopService('megadeth', 'postgresql');
+  expect(await sandbox.execOn('megadeth', ['sh', '-c', `mv ${data} ${data}.disk && mkdir ${data} && ` +
+    `mount -t tmpfs -o size=${Math.ceil((used + databaseBytes / 2) / 1048576)}m,mode=0700,uid=$(id -u postgres),gid=$(id -g postgres) pg-full ${data} && ` +
+    `tar -C ${data}.disk --exclude=./pg_wal -cf - . | tar -C ${data} -xpf - && ln -s ${data}.disk/pg_wal ${data}/pg_wal`])).toMatchObject({ code: 0 });
+  try {
+    await sandbox.up();
+    const rows = await sql('megadeth', 'select id from works order by id');
+    await engine.setStatuses(RECOVERY);
+    const failure = await engine.up('switchover onto a full PostgreSQL filesystem').then(() => undefined, (e: Error) => e);
+    expect(failure?.message).toMatch(new RegExp(`Refused: preflight: the final data grab from the primary to the secondary cannot run: ` +
+      `the secondary has \\d+ bytes free on PostgreSQL's filesystem for the restore, the database on the primary takes \\d+`));
+    expect(await holders(info.serviceIp)).toEqual(['slayer']);
+    expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('production');
+    expect(await sh('megadeth', 'cat /etc/sounz/sounz.status')).toBe('standby');
+    await engine.setStatuses(NORMAL);
+
+    const pulled = await withSettings('megadeth', 'FREE_FLOOR_MB=0', dumpAndPull);
+    expect(pulled).toMatchObject({ code: 0 });
+    expect(await sh('megadeth', 'cat /var/log/sounz/sounz-general.log')).toMatch(new RegExp(
+      `pruned the kept database sounz-kept-\\S+ \\(before the run: ${data} had \\d+ bytes free, under the \\d+ bytes the run needs there`));
+    expect(await sql('megadeth', 'select id from works order by id')).toBe(rows);
+  } finally {
+    await sandbox.stopService('megadeth', 'postgresql');
+    // Back onto the disk as the tmpfs holds it (what the run pruned stays pruned), its WAL put back.
+    await sh('megadeth', `rm ${data}/pg_wal && mkdir ${data}.new && tar -C ${data} -cf - . | tar -C ${data}.new -xpf - && ` +
+      `umount ${data} && rmdir ${data} && mv ${data}.disk/pg_wal ${data}.new/ && rm -rf ${data}.disk && mv ${data}.new ${data}`);
+    await sandbox.up();
+  }
+  expect(await sh('megadeth', `df -P ${data} | awk 'NR == 2 { print $1 }'`)).not.toBe('pg-full');
 });
 
 test('a promotion ends the restore in progress: restore paused, slayer killed, EMERGENCY, resumed: the live row stays, the run is gone, the lock free', async () => {
