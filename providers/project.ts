@@ -15,9 +15,9 @@ export function programSources(): string[] {
   return include.map((pattern) => pattern.replace(/\/\*\*\/\*\.ts$/, ''));
 }
 
-function sources(path: string): string[] {
-  if (!statSync(join(PROJECT_DIR, path)).isDirectory()) return path.endsWith('.ts') ? [path] : [];
-  return readdirSync(join(PROJECT_DIR, path)).flatMap((f) => sources(join(path, f)));
+function files(path: string, wanted: (path: string) => boolean): string[] {
+  if (!statSync(join(PROJECT_DIR, path)).isDirectory()) return wanted(path) ? [path] : [];
+  return readdirSync(join(PROJECT_DIR, path)).flatMap((f) => files(join(path, f), wanted));
 }
 
 /**
@@ -27,10 +27,15 @@ function sources(path: string): string[] {
  */
 export function staleSources(): string[] {
   if (!RUNS_FROM_BUILD) return [];
-  return programSources().flatMap(sources).filter((source) => {
+  const compiled = programSources().flatMap((path) => files(path, (f) => f.endsWith('.ts'))).filter((source) => {
     const built = join(BUILD_DIR, source.replace(/\.ts$/, '.js'));
     return !existsSync(built) || statSync(built).mtimeMs < statSync(join(PROJECT_DIR, source)).mtimeMs;
   });
+  // The host scripts travel inside the providers' code kept in bin/ (contract.ts): one edited since the build would not.
+  const stamp = join(BUILD_DIR, '.built');
+  const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+  const scripts = files(join('providers', 'scripts'), () => true).filter((f) => statSync(join(PROJECT_DIR, f)).mtimeMs > built);
+  return [...compiled, ...scripts];
 }
 
 /**

@@ -6,11 +6,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 stamp="$repo/bin/.built"
 # What tsc compiles (tsconfig.build.json's include, on one line: `"model/**/*.ts"` is model), its
-# settings, and the packages it compiles against (the providers' code is serialized from them).
+# settings, and the packages it compiles against (the providers' code is serialized from them), and
+# the host scripts, which the providers' code kept in bin/ carries word for word (providers/contract.ts).
 read -r -a compiled <<<"$(sed -n 's/.*"include": *\[\(.*\)\].*/\1/p' "$repo/tsconfig.build.json" | tr -d '",' | sed 's|/\*\*/\*\.ts||g')"
 [ "${#compiled[@]}" -gt 0 ] || { echo "build: no include list on one line in tsconfig.build.json" >&2; exit 1; }
 sources=("${compiled[@]}" tsconfig.json tsconfig.build.json package-lock.json)
-newer() { (cd "$repo" && find "${sources[@]}" -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit); }
+newer() { (cd "$repo" && find "${sources[@]}" -newer "$stamp" \( -name '*.ts' -o -name '*.json' -o -path 'providers/scripts/*' \) -type f -print -quit); }
 if [ ! -e "$stamp" ] || [ -n "$(newer)" ]; then
   # Two builds at once (a test run and a demo) must not delete each other's output.
   exec 9>"$repo/.build.lock"
