@@ -169,6 +169,25 @@ test('a guard that cannot learn its peer\'s generation keeps the service IP and 
   expect(await holders()).toEqual(['megadeth', 'slayer']);
   expect(await guardLog('slayer')).toMatch(new RegExp(`also answers for ${escaped(info.serviceIp)}, but the generation of ${escaped(info.hosts.megadeth.address)} cannot be learned \\(.*\\): keeping ${escaped(info.serviceIp)}`));
   expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('production');
+
+  // What anyone on megadeth could start on the free port: a plain daemon that publishes a later
+  // generation, with a forged proof token. slayer keeps the service IP and says why.
+  const impostor = '/tmp/impostor';
+  const port = await sh('megadeth', "sed -n 's/^port = //p' /etc/sounz/rsyncd-sounz.conf");
+  const config = [`pid file = ${impostor}/rsyncd.pid`, `port = ${port}`, 'use chroot = no', 'uid = root', 'gid = root',
+    '[generation]', `    path = ${impostor}/generation`, '[sounz-proof]', `    path = ${impostor}/proof`, ''].join('\n');
+  await sh('megadeth', `mkdir -p ${impostor}/generation ${impostor}/proof && echo 999999 >${impostor}/generation/served && ` +
+    `echo forged >${impostor}/proof/token && cat >${impostor}/rsyncd.conf <<'EOF'\n${config}EOF\n` +
+    `rsync --daemon --config=${impostor}/rsyncd.conf </dev/null >/dev/null 2>&1`);
+  try {
+    await sleep(5000);
+    expect(await holders()).toEqual(['megadeth', 'slayer']);
+    expect(await guardLog('slayer')).toMatch(new RegExp(`also answers for ${escaped(info.serviceIp)}, but what answers on ${escaped(info.hosts.megadeth.address)} ` +
+      `port ${port} is not the SOUNZ rsync daemon of this pair \\(no proof of the pair's password: it serves another token\\): keeping ${escaped(info.serviceIp)}`));
+    expect(await sh('slayer', 'cat /etc/sounz/sounz.status')).toBe('production');
+  } finally {
+    await sh('megadeth', `kill "$(cat ${impostor}/rsyncd.pid)"; for i in $(seq 50); do ss -Hltn 'sport = :${port}' | grep -q . || break; sleep 0.1; done; rm -rf ${impostor}`);
+  }
   // Once megadeth publishes its generation again, slayer learns that it is stale and lets go.
   await startRsyncDaemon('megadeth', 'sounz');
   const restarted = Date.now();

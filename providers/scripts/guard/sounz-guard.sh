@@ -26,7 +26,10 @@ guard() {
   # The same state is logged once, not every second.
   say() { [ "$*" = "$last" ] || { note "$*"; last=$*; }; }
   holds() { ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; }
-  peerfile=/run/sounz/guard-peer-served
+  peerfile=/run/sounz/guard-peer-served prooffile=/run/sounz/guard-peer-proof
+  # A file of the peer's daemon, behind the pair's password (model/peerTrust.ts), which rsync reads from a root-only file.
+  fetch() { timeout 3 rsync --password-file=/etc/sounz/rsync-peer.password --contimeout=1 --timeout=2 "rsync://sounz-peer@$peer:$port/$1" "$2" 2>&1; }
+  oneline() { printf '%s' "$1" | tr '\n' ' '; }
   note "started: guarding $ip on $dev against a second holder; the peer $peer publishes its generation on rsync port $port"
   dup=no
   while :; do
@@ -43,11 +46,18 @@ guard() {
     dup=yes
     mac=$(printf '%s\n' "$out" | sed -n 's/^[^[]*\[\([^]]*\)\].*/\1/p' | head -n 1 | tr 'A-F' 'a-f')
     mine=$(number "$gen/served") || mine=0
-    rm -f "$peerfile"
-    # Behind the pair's password (model/peerTrust.ts), which rsync reads from a root-only file.
-    why=$(timeout 3 rsync --password-file=/etc/sounz/rsync-peer.password --contimeout=1 --timeout=2 "rsync://sounz-peer@$peer:$port/generation/served" "$peerfile" 2>&1)
-    if [ $? != 0 ] || ! theirs=$(number "$peerfile"); then
-      say "${mac:-another machine} also answers for $ip, but the generation of $peer cannot be learned ($(printf '%s' "${why:-not a number}" | tr '\n' ' ')): keeping $ip (served since generation $mine)"
+    rm -f "$peerfile" "$prooffile"
+    # Anyone on the peer can hold its port (a local user, after its reboot): only a daemon that proves
+    # it holds the pair's password, as the copy requires (sounz-replicate check_peer), can make this
+    # host let go. rsync's exit 5 is the daemon's refusal: an unknown module, a password it does not take.
+    why=$(fetch sounz-proof/token "$prooffile"); code=$?
+    if [ "$code" = 0 ] && ! cmp -s "$prooffile" /etc/sounz/rsync-peer.proof; then why='it serves another token'; code=5; fi
+    if [ "$code" = 5 ]; then
+      say "${mac:-another machine} also answers for $ip, but what answers on $peer port $port is not the SOUNZ rsync daemon of this pair (no proof of the pair's password: $(oneline "$why")): keeping $ip"
+      sleep 1; continue
+    fi
+    if [ "$code" != 0 ] || ! why=$(fetch generation/served "$peerfile") || ! theirs=$(number "$peerfile"); then
+      say "${mac:-another machine} also answers for $ip, but the generation of $peer cannot be learned ($(oneline "${why:-not a number}")): keeping $ip (served since generation $mine)"
       sleep 1; continue
     fi
     peerip=$(resolve "$peer")
