@@ -6,6 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { localTimeText, nextRun } from '../model/cron';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
+import { hostScript } from './project';
 import { Runner, runOverSsh, script } from './ssh';
 
 export type ReplicationJob = 'dump' | 'pull-and-restore' | 'pull-files';
@@ -54,15 +55,7 @@ export function renderCronFile(inputs: ReplicationCronInputs): string {
   ].join('\n');
 }
 
-// $1 file; the wanted content on stdin. Written atomically, like the status file.
-const WRITE = `set -eu
-file=$1
-tmp=$(mktemp "/etc/cron.d/.sounz.XXXXXX")
-cat >"$tmp"
-if cmp -s "$tmp" "$file"; then rm -f "$tmp"; echo kept; exit 0; fi
-chmod 0644 "$tmp"
-mv -f "$tmp" "$file"
-echo written`;
+const WRITE = hostScript('replication-cron-write.sh');
 
 const READ = `if [ -e "$1" ]; then cat "$1"; else printf '<absent>'; fi`;
 

@@ -5,6 +5,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { REPLICATE_COMMAND } from '../model/hostPaths';
 import { PEER_PASSWORD_FILE, PEER_PROOF_FILE, proofToken } from '../model/peerTrust';
 import { checkInputs, ConnectionInputs, connectionProps, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
+import { hostScript } from './project';
 import { Runner, runOverSsh, script, SshTarget } from './ssh';
 
 const SETTINGS = '/etc/sounz/replication.conf';
@@ -95,12 +96,7 @@ export function renderSettings(settings: ReplicationSettings & { host: string })
   ].join('\n');
 }
 
-// $1 path, $2 mode; the content on stdin. Atomic, and a no-op when the file already says it.
-const INSTALL = `set -eu
-mkdir -p "$(dirname "$1")"
-tmp=$(mktemp "$1.XXXXXX")
-cat >"$tmp"
-if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else chmod "$2" "$tmp"; mv -f "$tmp" "$1"; fi`;
+const INSTALL = hostScript('replication-install.sh');
 
 const SAME = `tmp=$(mktemp); cat >"$tmp"; if cmp -s "$tmp" "$1"; then echo same; else echo differs; fi; rm -f "$tmp"`;
 

@@ -6,6 +6,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { LAST_REPLICATION } from '../model/hostPaths';
 import { checkInputs, ConnectionInputs, connectionProps, connectionShape, diffInputs, HostArgs, HostResource, SECRET_OUTPUTS, targetOf } from './contract';
+import { hostScript } from './project';
 import { ARPING_SENDER_MAC, Runner, runOverSsh, script } from './ssh';
 
 export interface ServiceChecksInputs extends ConnectionInputs {
@@ -46,40 +47,9 @@ export const RUNBOOK_LOGS = [
  */
 export const OTHERS_ANSWERING = `arping -D -c 2 -w 1 -I "$dev" "$ip" 2>/dev/null | sed -n '${ARPING_SENDER_MAC}' | sort -u | tr '\\n' ' '`;
 
-// $1 service IP, $2 database, $3 apollo port, $4 "mongrel ports", $5 "rsync ports", $6 the application's
-// role or "", $7 interface, then the logs. One line per check: "<name>|ok" or "<name>|<what it saw>".
-// The database check counts the tables the role cannot read: a copy that lost its owners and grants
-// fails it (as postgres, a superuser, every table is readable).
-const CHECKS = `cd / && ip=$1 db=$2 apollo=$3 mongrels=$4 rsyncs=$5 role=$6 dev=$7; shift 7
-listens() { ss -Hltn "sport = :$1" | grep -q .; }
-if ip -4 -o addr show | grep -qF " inet $ip/"; then echo "service IP on this host|ok"; else echo "service IP on this host|$ip is not configured here"; fi
-# Duplicate-address detection from the holder: any answer comes from another machine holding the address too.
-others=$(${OTHERS_ANSWERING})
-if [ -z "$others" ]; then echo "no other machine answers for the service IP|ok"
-else echo "no other machine answers for the service IP|$ip is also answered for by $others(two holders)"; fi
-if listens "$apollo"; then echo "Apollo listens on $apollo|ok"; else echo "Apollo listens on $apollo|nothing listens on port $apollo"; fi
-for port in $mongrels; do
-  if listens "$port"; then echo "mongrel on $port|ok"; else echo "mongrel on $port|nothing listens on port $port"; fi
-done
-for port in $rsyncs; do
-  if listens "$port"; then echo "rsync daemon on $port|ok"; else echo "rsync daemon on $port|nothing listens on port $port"; fi
-done
-for how in tcp socket; do
-  if [ "$how" = tcp ]; then host=127.0.0.1; else host=/var/run/postgresql; fi
-  if out=$(runuser -u postgres -- psql -w -h "$host" -d "$db" \${role:+-U "$role"} -tAc "select count(*) from pg_tables
-      where schemaname not in ('pg_catalog', 'information_schema')
-      and not has_table_privilege(format('%I.%I', schemaname, tablename), 'select')" 2>&1) && [ "$out" = 0 ]; then
-    echo "PostgreSQL database $db over $how|ok"
-  elif [ "$out" -gt 0 ] 2>/dev/null; then echo "PostgreSQL database $db over $how|\${role:-postgres} cannot read $out tables"
-  else echo "PostgreSQL database $db over $how|$(echo "$out" | head -n 1)"; fi
-done
-ro=$(runuser -u postgres -- psql -d "$db" -tAc 'show default_transaction_read_only' 2>&1)
-if [ "$ro" = off ]; then echo "PostgreSQL database $db takes writes|ok"; else echo "PostgreSQL database $db takes writes|default_transaction_read_only is $ro"; fi
-for log in "$@"; do
-  if [ -e "$log" ]; then echo "log $log|ok"; else echo "log $log|missing"; fi
-done`;
+// The checks on the host (providers/scripts/checks.sh), after the function it asks the LAN with.
+const CHECKS = `others_answering() { ${OTHERS_ANSWERING}; }\n` + hostScript('checks.sh');
 
-/** Shell: the host's stamp of the last copy it received, "<dump time> <source>", or "never". */
 /** "ok" when the website answers on ip:port with 2xx or 3xx, else what it did. */
 export function httpStatus(ip: string, port: number): Promise<string> {
   const http = require('http') as typeof import('http');
