@@ -12,7 +12,7 @@ import {
 } from '../../providers/serviceGuard';
 import { GENERATION_DIR } from '../../model/generation';
 import { REPLICATE_COMMAND } from '../../model/hostPaths';
-import { PEER_PASSWORD_FILE, PEER_USER } from '../../model/peerTrust';
+import { PEER_PASSWORD_FILE, PEER_PROOF_FILE, PEER_USER, PROOF_MODULE } from '../../model/peerTrust';
 import { ARPING_SENDER_MAC } from '../../providers/ssh';
 import { fenceArgv, fenceProvider, LocalRunner, runLocally } from '../../providers/fence';
 
@@ -83,7 +83,8 @@ describe('ServiceGuard', () => {
   });
 
   test('the guard script, a file of its own, names the paths and values the program uses', () => {
-    for (const value of [GUARD_PIDFILE, GENERATION_DIR, PEER_PASSWORD_FILE, `rsync://${PEER_USER}@$peer:$port/${GENERATION_MODULE}/served`,
+    for (const value of [GUARD_PIDFILE, GENERATION_DIR, PEER_PASSWORD_FILE, PEER_PROOF_FILE, `rsync://${PEER_USER}@$peer:$port/$1`,
+      `fetch ${GENERATION_MODULE}/served`, `fetch ${PROOF_MODULE}/token`,
       REPLICATE_COMMAND, `sed -n '${ARPING_SENDER_MAC}'`, `unit=${GUARD_UNIT}\n`]) expect(GUARD_SCRIPT).toContain(value);
   });
 });
