@@ -33,8 +33,6 @@ export interface ServiceAddressInputs extends ConnectionInputs {
 
 /** Exit code of CLAIM when another machine answers for the address. */
 export const ADDRESS_IN_USE = 3;
-/** Exit code of CLAIM when no address of the interface shares a subnet with the service IP. */
-export const NOT_ROUTABLE = 4;
 
 export const RECLAIM_COMMAND = '/usr/share/sounz/scripts/dr/sounz-reclaim';
 export const RECLAIM_CRON_FILE = '/etc/cron.d/sounz-reclaim';

@@ -28,7 +28,6 @@ if ip -4 -o addr show dev "$dev" | grep -qF " inet $ip/"; then
   remember
   echo kept; exit 0
 fi
-addresses=$(ip -4 -o addr show dev "$dev" | awk '{ print $4 }' | tr '\n' ' ')
 # Duplicate-address detection: no answer within half a second (timeout's 124) means the address is
 # free; a LAN host answers ARP in milliseconds.
 dad=0
