@@ -324,12 +324,15 @@ describe('failures', () => {
   // otherwise (no SHA-1 `ssh-rsa` signatures), stopped by its PID inside the host.
   test('a pinned RSA host key connects, with a SHA-2 signature', async () => {
     const { name, address, user } = info.hosts.slayer;
+    const sshdConfig = sandbox.HOST_KIND === 'debian' ? '/etc/ssh/sshd_config' : `${sandbox.STATE_DIR}/hosts/slayer/sshd_config`;
     const started = await onSlayer('sh', '-c', `set -eu
       dir=$(mktemp -d /tmp/sshd-rsa.XXXXXX)
       ssh-keygen -q -t rsa -b 3072 -N '' -C '' -f "$dir/host_rsa_key"
-      sed -e "s|^ListenAddress .*|ListenAddress ${address}:2222|" -e "s|^HostKey .*|HostKey $dir/host_rsa_key|" \
-        -e "s|^PidFile .*|PidFile $dir/sshd.pid|" ${sandbox.STATE_DIR}/hosts/slayer/sshd_config >"$dir/sshd_config"
-      echo "LogLevel DEBUG1" >>"$dir/sshd_config"
+      # The host's own sshd's login settings (a Debian host's from /etc/ssh, a namespace host's from the
+      # sandbox's state), with this server's address, key and pidfile alone.
+      { printf '%s\n' "ListenAddress ${address}:2222" "HostKey $dir/host_rsa_key" "PidFile $dir/sshd.pid" "LogLevel DEBUG1"
+        /usr/sbin/sshd -T -f ${sshdConfig} | grep -Ei '^(authorizedkeysfile|permitrootlogin|pubkeyauthentication|passwordauthentication|usepam) '
+      } >"$dir/sshd_config"
       /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
       echo "$dir"; cut -d' ' -f1,2 "$dir/host_rsa_key.pub"`);
     const [dir, hostKey] = started.trim().split('\n');
