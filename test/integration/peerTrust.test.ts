@@ -1,13 +1,13 @@
 // The nightly copy trusts only its peer (issue 27, item 3), through the real hosts of one sandbox
 // deployment: the SOUNZ and Apollo daemons serve nothing without the pair's password, and a receiver
 // copies nothing from a listener on the source's port that cannot prove it holds that password.
-// Addresses come from the sandbox's info, so that the suite runs on either slot.
+// Addresses come from the sandbox's info, so that the suite runs on either slot, and either kind of host.
 import * as sandbox from '../../sandbox';
 import { Engine } from '../../ops/engine';
 import { sandboxStack } from '../../ops/sandboxStack';
 import { REPLICATE_COMMAND } from '../../model/hostPaths';
 import { PEER_USER } from '../../model/peerTrust';
-import { escaped, sh, sql } from '../support/hosts';
+import { escaped, sh, sql, stopRsyncDaemon } from '../support/hosts';
 
 jest.setTimeout(600_000);
 
@@ -88,7 +88,7 @@ test('a listener other than the SOUNZ daemon on its port: the copy refuses it an
 
   // Our daemon stopped (as after a reboot, before the first dump); a plain one of its own, without
   // the password, serves the real dump folder on the port, then a forged proof token too.
-  await sh('slayer', 'kill "$(cat /run/sounz/rsyncd-sounz.pid)"');
+  await stopRsyncDaemon('slayer', 'sounz');
   await untilListening(false);
   const config = (proof: boolean) => [
     `pid file = ${IMPOSTOR}/rsyncd.pid`, `port = ${sounzPort}`, 'use chroot = no', 'uid = root', 'gid = root',
@@ -120,6 +120,7 @@ test('a listener other than the SOUNZ daemon on its port: the copy refuses it an
     expect(dump.code).toBe(1);
     expect(dump.stderr).toMatch(new RegExp(`the rsync daemon of /etc/sounz/rsyncd-sounz.conf does not hold port ${sounzPort} within 5 s \\(listening there: users:\\(\\("rsync",pid=`));
   } finally {
+    // A namespace host's stale pidfile would keep the next dump from starting the daemon.
     await sh('slayer', `kill "$(cat ${IMPOSTOR}/rsyncd.pid)"; rm -f /run/sounz/rsyncd-sounz.pid`);
   }
   await untilListening(false);
