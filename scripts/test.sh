@@ -22,7 +22,7 @@ trap 'rm -rf "$results"' EXIT
 # systemd (the default kind; the rootfs is built and cached on first use) and takes the suites below,
 # which name no sandbox address of their own; the first runs the rest on the fast namespace hosts.
 # Each band runs its suites one at a time.
-apart=(/test/unit/ '/test/integration/(engine|interrupted|languageHost|lazyModules|toolchain|warmProvider)\.test\.ts$')
+apart=(/test/unit/ '/test/integration/(build|engine|interrupted|languageHost|lazyModules|toolchain|warmProvider)\.test\.ts$')
 second='/test/integration/(guard|failures|continuous|reboot|rebootMidSwitch|switching)\.test\.ts$'
 # One apt-get at a time: the packages the sandboxes need, before both come up.
 npm run --silent sandbox -- packages
